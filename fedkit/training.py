@@ -1,0 +1,190 @@
+"""FedAvg built from named pieces, a seeded round loop with progress, history and TensorBoard, and
+federated evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_federated as tff
+
+from fedkit import data, encoders, models
+from fedkit.sizing import SizeTracker, communication_cost, format_size
+
+
+def broadcast_process(model_fn: Callable, spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD):
+    """Server -> clients: a plain broadcast (None or 'identity') or an encoded one."""
+    if spec is None or encoders.parse_encoder(spec).name == "identity":
+        return None  # build_weighted_fed_avg's own plain broadcast
+    return encoders.encoded_broadcast(model_fn, spec, threshold)
+
+
+def aggregate_factory(spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD):
+    """Clients -> server: a plain weighted mean (None or 'identity') or an encoded one."""
+    if spec is None or encoders.parse_encoder(spec).name == "identity":
+        return None  # build_weighted_fed_avg's own MeanFactory
+    return encoders.encoded_mean(spec, threshold)
+
+
+def build_fedavg(
+    model: str | Callable = "cnn",
+    client_lr: float = 0.02,
+    server_lr: float = 1.0,
+    broadcast: str | None = None,
+    aggregate: str | None = None,
+    threshold: int = encoders.DEFAULT_THRESHOLD,
+) -> tff.learning.templates.LearningProcess:
+    """FedAvg (`build_weighted_fed_avg`) with client SGD, server SGD and optional encoders."""
+    for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
+        if not lr > 0:
+            raise ValueError(f"{name}={lr}: a learning rate must be positive.")
+    model_fn = models.model_fn(model) if isinstance(model, str) else model
+    return tff.learning.algorithms.build_weighted_fed_avg(
+        model_fn,
+        client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
+        server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
+        model_distributor=broadcast_process(model_fn, broadcast, threshold),
+        model_aggregator=aggregate_factory(aggregate, threshold),
+    )
+
+
+def build_evaluation(model: str | Callable = "cnn") -> tff.learning.templates.LearningProcess:
+    """Federated evaluation (`build_fed_eval`) of a model's weights on test clients."""
+    return tff.learning.algorithms.build_fed_eval(models.model_fn(model) if isinstance(model, str) else model)
+
+
+def evaluate(
+    evaluation: tff.learning.templates.LearningProcess, model_weights, test_data: list[tf.data.Dataset]
+) -> dict[str, float]:
+    """Loss and accuracy of `model_weights` over the test clients' datasets."""
+    state = evaluation.set_model_weights(evaluation.initialize(), model_weights)
+    metrics = evaluation.next(state, test_data).metrics["client_work"]["eval"]["current_round_metrics"]
+    return {"loss": float(metrics["loss"]), "accuracy": float(metrics["sparse_categorical_accuracy"])}
+
+
+@dataclasses.dataclass
+class History:
+    """Per-round records (metrics, communication, wall time) of a training run."""
+
+    rows: list[dict] = dataclasses.field(default_factory=list)
+
+    def to_frame(self):
+        """The history as a pandas DataFrame indexed by round."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).set_index("round")
+
+    def column(self, key: str) -> list:
+        """One recorded value per round (e.g. 'accuracy' or 'cumulative_broadcast_bits')."""
+        return [row[key] for row in self.rows]
+
+    def plot(self, keys: tuple[str, ...] = ("loss", "accuracy"), label: str | None = None, axes=None):
+        """Line plots of `keys` per round, one axis each (pass `axes` to overlay runs)."""
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
+            axes = axes[0]
+        for ax, key in zip(axes, keys, strict=True):
+            ax.plot(self.column("round"), self.column(key), marker="o", label=label)
+            ax.set_xlabel("round")
+            ax.set_title(key.replace("_", " "))
+            if label:
+                ax.legend()
+        return axes
+
+
+def _progress_line(row: dict, rounds: int, seconds: float) -> str:
+    done = round(20 * row["round"] / rounds)
+    line = f"round {row['round']:>3}/{rounds} [{'#' * done}{'.' * (20 - done)}]"
+    line += f" loss={row['loss']:.3f} accuracy={row['accuracy']:.3f}"
+    if "cumulative_broadcast_bits" in row:
+        line += f" broadcast={format_size(row['cumulative_broadcast_bits'])}"
+        line += f" aggregate={format_size(row['cumulative_aggregate_bits'])}"
+    return line + f" ({seconds:.1f} s)"
+
+
+def run_rounds(
+    process: tff.learning.templates.LearningProcess,
+    train_data: tff.simulation.datasets.ClientData,
+    rounds: int,
+    clients_per_round: int = 10,
+    seed: int = 0,
+    flat: bool = False,
+    epochs: int = 1,
+    state=None,
+    track_size: bool = True,
+    log_dir: str | Path | None = None,
+    verbose: bool = True,
+    on_round: Callable[[object, History], None] | None = None,
+    history: History | None = None,
+    rng: np.random.Generator | None = None,
+):
+    """Train `rounds` rounds on seeded client samples; return (state, History).
+
+    Each round samples `clients_per_round` clients with one seeded RNG, trains, records the
+    training metrics and (with `track_size`) the cumulative bits that crossed placements, and
+    writes them to TensorBoard under `log_dir` when given.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds={rounds}: train at least 1 round.")
+    rng = rng or np.random.default_rng(seed)
+    tf.keras.utils.set_random_seed(seed)
+    state = process.initialize() if state is None else state
+    history = history or History()
+    tracker = SizeTracker(communication_cost(process.next)) if track_size else None
+    if tracker and history.rows:  # resuming: continue the cumulative counts
+        tracker.broadcast_bits.append(history.rows[-1]["cumulative_broadcast_bits"])
+        tracker.aggregate_bits.append(history.rows[-1]["cumulative_aggregate_bits"])
+    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
+    first = len(history.rows) + 1
+    for round_num in range(first, first + rounds):
+        start = time.perf_counter()
+        clients = data.sample_clients(train_data, clients_per_round, rng)
+        round_seed = int(rng.integers(2**31))
+        datasets = data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=round_seed)
+        result = process.next(state, datasets)
+        state = result.state
+        train_metrics = result.metrics["client_work"]["train"]
+        row = {
+            "round": round_num,
+            "loss": float(train_metrics["loss"]),
+            "accuracy": float(train_metrics["sparse_categorical_accuracy"]),
+            "clients": len(clients),
+            "examples": int(train_metrics["num_examples"]),
+        }
+        if tracker:
+            tracker.record_round(len(clients))
+            row["cumulative_broadcast_bits"] = tracker.broadcast_bits[-1]
+            row["cumulative_aggregate_bits"] = tracker.aggregate_bits[-1]
+        row["seconds"] = time.perf_counter() - start
+        history.rows.append(row)
+        if writer:
+            _write_scalars(writer, row)
+        if verbose:
+            print(_progress_line(row, first + rounds - 1, row["seconds"]), flush=True)
+        if on_round:
+            on_round(state, history)
+    if writer:
+        writer.close()
+    return state, history
+
+
+_TENSORBOARD_KEYS = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "cumulative_broadcast_bits": "cumulative_broadcasted_bits",
+    "cumulative_aggregate_bits": "cumulative_aggregated_bits",
+}
+
+
+def _write_scalars(writer: tf.summary.SummaryWriter, row: dict) -> None:
+    with writer.as_default():
+        for key, name in _TENSORBOARD_KEYS.items():
+            if key in row:
+                tf.summary.scalar(name, row[key], step=row["round"])
+        writer.flush()

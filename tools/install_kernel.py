@@ -1,0 +1,15 @@
+"""Register this virtual environment as the Jupyter kernel NAME, with TF's C++ logging silenced."""
+
+import json
+import sys
+from pathlib import Path
+
+from ipykernel.kernelspec import install
+
+name = sys.argv[1] if len(sys.argv) > 1 else "fedkit"
+path = Path(install(kernel_name=name, display_name=f"Python 3.11 ({name})", prefix=sys.prefix))
+spec = json.loads((path / "kernel.json").read_text())
+# TensorFlow's C++ logging writes to stderr at import, which nbval would see as an output.
+spec["env"] = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+(path / "kernel.json").write_text(json.dumps(spec, indent=1))
+print(f"Installed Jupyter kernel {name!r} at {path}")
