@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export GRPC_VERBOSITY := ERROR
 
-.PHONY: setup run test lint lock clean
+.PHONY: setup run test lint lock sweep bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,8 +33,14 @@ test: setup
 	$(PY) -m pytest tests notebooks --nbval --nbval-kernel-name=$(KERNEL) \
 	  --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -v
 
+sweep: setup
+	$(PY) -m fedkit reproduce sweep
+
+bench: setup
+	$(PY) benchmarks/run.py
+
 lint: setup
-	$(VENV)/bin/ruff check fedkit tests tools
+	$(VENV)/bin/ruff check fedkit tests tools benchmarks
 
 lock:
 	uv pip compile requirements.in --override overrides.txt --python-version 3.11 \

@@ -7,51 +7,65 @@ Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_federated as tff
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
+
+class _QuietBitpackingWarning(logging.Filter):
+    # tensor_encoding warns at every trace of bitpacking below 8 bits; in a notebook, AutoGraph
+    # then tries to trace the kernel's output socket and prints more warnings on top.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "can temporarily allocate extra memory" not in record.getMessage()
+
+
+logging.getLogger().addFilter(_QuietBitpackingWarning())
+
 ENCODERS = ("identity", "uniform", "hadamard", "kashin")
 DEFAULT_THRESHOLD = 10_000
 _MAX_BITS = 16
-_STAGES: dict[str, Callable[[int], te.core.Encoder]] = {}
+_REGISTERED: dict[str, tuple[Callable[[int], te.core.Encoder], int]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
 class EncoderSpec:
-    """A parsed encoder spec: a name from `ENCODERS` and, except for identity, a bit width."""
+    """A parsed encoder spec: a name and, except for identity, its parameter (the bit width for
+    the quantizers; what a registered encoder makes of it, e.g. a percentage, is up to it)."""
 
     name: str
-    bits: int | None = None
+    param: int | None = None
 
     def __str__(self) -> str:
-        return self.name if self.bits is None else f"{self.name}:{self.bits}"
+        return self.name if self.param is None else f"{self.name}:{self.param}"
 
 
 def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
     """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', ...; errors name the bad part."""
     if isinstance(spec, EncoderSpec):
         return spec
-    name, _, bits = str(spec).strip().partition(":")
-    if name not in ENCODERS and name not in _STAGES:
-        known = ", ".join([*ENCODERS, *_STAGES])
+    name, _, param = str(spec).strip().partition(":")
+    if name not in ENCODERS and name not in _REGISTERED:
+        known = ", ".join([*ENCODERS, *_REGISTERED])
         raise ValueError(f"unknown encoder {name!r} in {spec!r}: choose one of {known} (e.g. 'uniform:8').")
     if name == "identity":
-        if bits:
+        if param:
             raise ValueError(f"encoder {spec!r}: identity takes no bit width; write 'identity'.")
         return EncoderSpec(name)
-    if not bits.isdigit() or not 1 <= int(bits) <= _MAX_BITS:
-        raise ValueError(f"bit width {bits!r} in {spec!r}: write {name}:B with B from 1 to {_MAX_BITS}.")
-    return EncoderSpec(name, int(bits))
+    largest = _REGISTERED[name][1] if name in _REGISTERED else _MAX_BITS
+    what = "parameter" if name in _REGISTERED else "bit width"
+    if not param.isdigit() or not 1 <= int(param) <= largest:
+        raise ValueError(f"{what} {param!r} in {spec!r}: write {name}:N with N from 1 to {largest}.")
+    return EncoderSpec(name, int(param))
 
 
-def register_encoder(name: str, build: Callable[[int], te.core.Encoder]) -> None:
-    """Make `name:B` a valid spec, built by `build(bits)` (for stages written in a notebook)."""
-    if name in ENCODERS:
-        raise ValueError(f"encoder name {name!r} is built in; pick another name.")
-    _STAGES[name] = build
+def register_encoder(name: str, build: Callable[[int], te.core.Encoder], largest: int = _MAX_BITS) -> None:
+    """Make `name:N` a valid spec (1 <= N <= `largest`), built by `build(N)`: for new stages."""
+    if name in ENCODERS or ":" in name:
+        raise ValueError(f"encoder name {name!r} is built in or has a ':'; pick another name.")
+    _REGISTERED[name] = (build, largest)
 
 
 def _kashin(bits: int) -> te.core.Encoder:
@@ -77,12 +91,12 @@ def make_encoder(spec: str | EncoderSpec) -> te.core.Encoder:
     if spec.name == "identity":
         return te.encoders.identity()
     if spec.name == "uniform":
-        return te.encoders.uniform_quantization(bits=spec.bits)
+        return te.encoders.uniform_quantization(bits=spec.param)
     if spec.name == "hadamard":
-        return te.encoders.hadamard_quantization(bits=spec.bits)
+        return te.encoders.hadamard_quantization(bits=spec.param)
     if spec.name == "kashin":
-        return _kashin(spec.bits)
-    return _STAGES[spec.name](spec.bits)
+        return _kashin(spec.param)
+    return _REGISTERED[spec.name][0](spec.param)
 
 
 def _encoder_for(spec: str | EncoderSpec, threshold: int) -> Callable[[tf.TensorSpec], te.core.Encoder]:
@@ -91,11 +105,15 @@ def _encoder_for(spec: str | EncoderSpec, threshold: int) -> Callable[[tf.Tensor
     spec = parse_encoder(spec)
 
     def choose(value_spec: tf.TensorSpec) -> te.core.Encoder:
-        # Small variables (biases) gain little and suffer most from quantization: leave them exact.
-        large = value_spec.shape.num_elements() > threshold and value_spec.dtype.is_floating
-        return make_encoder(spec) if large else te.encoders.identity()
+        return make_encoder(spec) if is_encoded(value_spec, threshold) else te.encoders.identity()
 
     return choose
+
+
+def is_encoded(value_spec: tf.TensorSpec, threshold: int) -> bool:
+    """Whether a variable gets the lossy encoder: floating point and over `threshold` elements."""
+    # Small variables (biases) gain little and suffer most from quantization: they stay exact.
+    return value_spec.shape.num_elements() > threshold and value_spec.dtype.is_floating
 
 
 def broadcast_encoder_fn(
@@ -172,3 +190,22 @@ def encoded_broadcast(
     """An encoded broadcast of a model's weights (the removed `build_encoded_broadcast_process_from_model`)."""
     weights_type = tff.learning.models.weights_type_from_model(model_fn)
     return build_encoded_broadcast(weights_type, broadcast_encoder_fn(spec, threshold))
+
+
+def encoding_table(
+    value_type: tff.Type, spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
+) -> list[dict]:
+    """Per tensor of `value_type`: shape, the encoder chosen, and its bits before and after encoding."""
+    choose = broadcast_encoder_fn(spec, threshold)
+    rows = []
+    for tensor_spec in tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type)):
+        encoder = choose(tensor_spec)
+        encoded, _ = encoder.encode(tf.zeros(tensor_spec.shape, tensor_spec.dtype))
+        rows.append({
+            "shape": tuple(tensor_spec.shape),
+            "elements": tensor_spec.shape.num_elements(),
+            "encoder": str(parse_encoder(spec)) if is_encoded(tensor_spec, threshold) else "identity",
+            "bits": tensor_spec.shape.num_elements() * tensor_spec.dtype.size * 8,
+            "encoded bits": sum(int(v.shape.num_elements()) * v.dtype.size * 8 for v in encoded.values()),
+        })  # fmt: skip
+    return rows

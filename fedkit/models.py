@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Callable
 
@@ -93,5 +94,5 @@ def functional_model(
         create_keras_model(model),
         loss_fn=tf.keras.losses.SparseCategoricalCrossentropy(),
         input_spec=spec,
-        metrics_constructor={"sparse_categorical_accuracy": tf.keras.metrics.SparseCategoricalAccuracy},
+        metrics_constructor=collections.OrderedDict(accuracy=tf.keras.metrics.SparseCategoricalAccuracy),
     )

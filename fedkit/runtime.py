@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,8 +99,43 @@ class WorkerProcess:
         self.log_path.unlink(missing_ok=True)
 
 
+class WorkerUnavailableError(RuntimeError):
+    """A TFF worker stopped answering (it died, or its machine is unreachable)."""
+
+
+class _FailFastStub(tff.framework.RemoteExecutorGrpcStub):
+    """TFF's gRPC stub, except that an unreachable worker is an error, not an endless retry.
+
+    TFF marks UNAVAILABLE as retryable and its contexts retry such calls forever, so a worker
+    that dies mid-round would hang the round.
+    """
+
+    def __init__(self, address: str) -> None:
+        super().__init__(grpc.insecure_channel(address, _GRPC_OPTIONS))
+        self.address = address
+
+
+def _fail_fast(method):
+    def call(self, request):
+        try:
+            return method(self, request)
+        except tff.framework.RetryableError as e:
+            status = e.code().name if hasattr(e, "code") else type(e).__name__
+            raise WorkerUnavailableError(
+                f"TFF worker at {self.address} stopped answering ({status}); restart the workers with "
+                "fedkit.runtime.set_local_context() or set_multi_worker_context(...)."
+            ) from None
+
+    return call
+
+
+for _name in ("get_executor", "create_value", "create_struct", "create_call", "create_selection", "compute",
+              "dispose", "dispose_executor"):  # fmt: skip
+    setattr(_FailFastStub, _name, _fail_fast(getattr(tff.framework.RemoteExecutorGrpcStub, _name)))
+
+
 def _executor_factory(address: str) -> tff.framework.ExecutorFactory:
-    stub = tff.framework.RemoteExecutorGrpcStub(grpc.insecure_channel(address, _GRPC_OPTIONS))
+    stub = _FailFastStub(address)
 
     def stack_fn(cardinalities: dict) -> tff.framework.RemoteExecutor:
         # Server-only computations arrive without a CLIENTS count; the worker needs one.

@@ -13,18 +13,29 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import data, encoders, models
+from fedkit.checkpoints import Checkpointer
 from fedkit.sizing import SizeTracker, communication_cost, format_size
 
 
-def broadcast_process(model_fn: Callable, spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD):
+def broadcast_process(
+    model_fn: Callable, spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
+) -> tff.learning.templates.DistributionProcess | None:
     """Server -> clients: a plain broadcast (None or 'identity') or an encoded one."""
     if spec is None or encoders.parse_encoder(spec).name == "identity":
         return None  # build_weighted_fed_avg's own plain broadcast
     return encoders.encoded_broadcast(model_fn, spec, threshold)
 
 
-def aggregate_factory(spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD):
-    """Clients -> server: a plain weighted mean (None or 'identity') or an encoded one."""
+# TFF's own aggregators, usable wherever an aggregate encoder spec is.
+TFF_AGGREGATORS = {"tff-compression": tff.learning.compression_aggregator}
+
+
+def aggregate_factory(
+    spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
+) -> tff.aggregators.WeightedAggregationFactory | None:
+    """Clients -> server: a plain weighted mean (None or 'identity'), TFF's own, or an encoded one."""
+    if spec in TFF_AGGREGATORS:
+        return TFF_AGGREGATORS[spec]()
     if spec is None or encoders.parse_encoder(spec).name == "identity":
         return None  # build_weighted_fed_avg's own MeanFactory
     return encoders.encoded_mean(spec, threshold)
@@ -82,21 +93,6 @@ class History:
         """One recorded value per round (e.g. 'accuracy' or 'cumulative_broadcast_bits')."""
         return [row[key] for row in self.rows]
 
-    def plot(self, keys: tuple[str, ...] = ("loss", "accuracy"), label: str | None = None, axes=None):
-        """Line plots of `keys` per round, one axis each (pass `axes` to overlay runs)."""
-        import matplotlib.pyplot as plt
-
-        if axes is None:
-            _, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
-            axes = axes[0]
-        for ax, key in zip(axes, keys, strict=True):
-            ax.plot(self.column("round"), self.column(key), marker="o", label=label)
-            ax.set_xlabel("round")
-            ax.set_title(key.replace("_", " "))
-            if label:
-                ax.legend()
-        return axes
-
 
 def _progress_line(row: dict, rounds: int, seconds: float) -> str:
     done = round(20 * row["round"] / rounds)
@@ -108,6 +104,15 @@ def _progress_line(row: dict, rounds: int, seconds: float) -> str:
     return line + f" ({seconds:.1f} s)"
 
 
+def _check_data_fits(process: tff.learning.templates.LearningProcess, dataset: tf.data.Dataset) -> None:
+    expected = tff.types.type_to_tf_tensor_specs(process.next.type_signature.parameter[1].member.element)
+    got = dataset.element_spec
+    shapes = [tuple(t.shape) for t in tf.nest.flatten(expected)], [tuple(s.shape) for s in tf.nest.flatten(got)]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"data batches of shapes {shapes[1]} do not fit the process, which takes {shapes[0]}: "
+                         "pass flat=True for the dense model and flat=False for the CNN.")  # fmt: skip
+
+
 def run_rounds(
     process: tff.learning.templates.LearningProcess,
     train_data: tff.simulation.datasets.ClientData,
@@ -116,37 +121,44 @@ def run_rounds(
     seed: int = 0,
     flat: bool = False,
     epochs: int = 1,
-    state=None,
     track_size: bool = True,
     log_dir: str | Path | None = None,
     verbose: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 1,
     on_round: Callable[[object, History], None] | None = None,
-    history: History | None = None,
-    rng: np.random.Generator | None = None,
 ):
-    """Train `rounds` rounds on seeded client samples; return (state, History).
+    """Train up to round `rounds` on seeded client samples; return (state, History).
 
     Each round samples `clients_per_round` clients with one seeded RNG, trains, records the
     training metrics and (with `track_size`) the cumulative bits that crossed placements, and
-    writes them to TensorBoard under `log_dir` when given.
+    writes them to TensorBoard under `log_dir` when given. With `checkpoint_dir`, the program
+    state is saved every `checkpoint_every` rounds and a rerun resumes from the latest one.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds={rounds}: train at least 1 round.")
-    rng = rng or np.random.default_rng(seed)
+    if rounds < 1 or clients_per_round < 1 or epochs < 1 or checkpoint_every < 1:
+        raise ValueError(f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
+                         f"checkpoint_every={checkpoint_every}: each must be at least 1.")  # fmt: skip
     tf.keras.utils.set_random_seed(seed)
-    state = process.initialize() if state is None else state
-    history = history or History()
+    checkpointer = Checkpointer(checkpoint_dir, process) if checkpoint_dir else None
+    restored = checkpointer.load_latest() if checkpointer else None
+    if restored:
+        state, done, rng, rows = restored
+        history = History(rows)
+        if verbose:
+            print(f"Resuming after round {done} from {checkpoint_dir}")
+    else:
+        state, done, rng, history = process.initialize(), 0, np.random.default_rng(seed), History()
     tracker = SizeTracker(communication_cost(process.next)) if track_size else None
-    if tracker and history.rows:  # resuming: continue the cumulative counts
+    if tracker and history.rows:
         tracker.broadcast_bits.append(history.rows[-1]["cumulative_broadcast_bits"])
         tracker.aggregate_bits.append(history.rows[-1]["cumulative_aggregate_bits"])
     writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
-    first = len(history.rows) + 1
-    for round_num in range(first, first + rounds):
+    for round_num in range(done + 1, rounds + 1):
         start = time.perf_counter()
         clients = data.sample_clients(train_data, clients_per_round, rng)
-        round_seed = int(rng.integers(2**31))
-        datasets = data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=round_seed)
+        datasets = data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=int(rng.integers(2**31)))
+        if round_num == done + 1:
+            _check_data_fits(process, datasets[0])
         result = process.next(state, datasets)
         state = result.state
         train_metrics = result.metrics["client_work"]["train"]
@@ -166,7 +178,9 @@ def run_rounds(
         if writer:
             _write_scalars(writer, row)
         if verbose:
-            print(_progress_line(row, first + rounds - 1, row["seconds"]), flush=True)
+            print(_progress_line(row, rounds, row["seconds"]), flush=True)
+        if checkpointer and (round_num % checkpoint_every == 0 or round_num == rounds):
+            checkpointer.save(state, round_num, rng, history.rows)
         if on_round:
             on_round(state, history)
     if writer:

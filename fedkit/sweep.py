@@ -1,0 +1,197 @@
+"""A compression sweep: FedAvg CNN runs over a grid of encoders, with a results table and figures."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fedkit import data, sizing, training
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """One point of the sweep: encoders for each direction and the size threshold."""
+
+    name: str
+    broadcast: str = "identity"
+    aggregate: str = "identity"
+    threshold: int = 10_000
+
+
+def default_grid() -> list[SweepConfig]:
+    """The full grid: identity; uniform 8/4/2 bits down, up and both; 1 bit up; hadamard; kashin;
+    everything quantized (threshold 0); TFF's `compression_aggregator`."""
+    grid = [SweepConfig("identity")]
+    for bits in (8, 4, 2):
+        spec = f"uniform:{bits}"
+        grid += [
+            SweepConfig(f"{spec} down", broadcast=spec),
+            SweepConfig(f"{spec} up", aggregate=spec),
+            SweepConfig(f"{spec} both", broadcast=spec, aggregate=spec),
+        ]
+    grid += [
+        SweepConfig("uniform:2 down, uniform:1 up", broadcast="uniform:2", aggregate="uniform:1"),
+        SweepConfig("hadamard:8 both", broadcast="hadamard:8", aggregate="hadamard:8"),
+        SweepConfig("kashin:8 both", broadcast="kashin:8", aggregate="kashin:8"),
+        SweepConfig("uniform:8 both, threshold 0", broadcast="uniform:8", aggregate="uniform:8", threshold=0),
+        SweepConfig("tff compression_aggregator up", aggregate="tff-compression"),
+    ]
+    return grid
+
+
+def select(grid: Sequence[SweepConfig], names: Sequence[str] | None) -> list[SweepConfig]:
+    """The configurations named in `names` (all when None); unknown names are an error."""
+    if not names:
+        return list(grid)
+    by_name = {c.name: c for c in grid}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown configurations {unknown}: choose from {list(by_name)}.")
+    return [by_name[n] for n in names]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSettings:
+    """Training settings shared by every configuration of a sweep."""
+
+    rounds: int = 20
+    clients_per_round: int = 10
+    epochs: int = 2
+    client_lr: float = 0.1
+    server_lr: float = 1.0
+    seeds: tuple[int, ...] = (0,)
+
+
+def run_config(
+    config: SweepConfig, settings: SweepSettings, train, test_data, log_dir: Path | None = None, verbose: bool = True
+):
+    """Train `config` once per seed; return its result row and the first seed's history."""
+    start = time.perf_counter()
+    process = training.build_fedavg("cnn", settings.client_lr, settings.server_lr, config.broadcast,
+                                    config.aggregate, config.threshold)  # fmt: skip
+    cost = sizing.communication_cost(process.next)
+    evaluation = training.build_evaluation("cnn")
+    accuracies, losses, histories = [], [], []
+    for seed in settings.seeds:
+        state, history = training.run_rounds(
+            process, train, settings.rounds, settings.clients_per_round, seed=seed, epochs=settings.epochs,
+            log_dir=log_dir / f"seed{seed}" if log_dir else None, verbose=verbose,
+        )  # fmt: skip
+        metrics = training.evaluate(evaluation, process.get_model_weights(state), test_data)
+        accuracies.append(metrics["accuracy"])
+        losses.append(metrics["loss"])
+        histories.append(history)
+    row = {
+        "configuration": config.name,
+        "broadcast": config.broadcast,
+        "aggregate": config.aggregate,
+        "threshold": config.threshold,
+        "downlink_bits_per_client_round": cost.broadcast_bits,
+        "uplink_bits_per_client_round": cost.aggregate_bits,
+        "not_static": "; ".join(cost.not_static),
+        "test_accuracy": float(np.mean(accuracies)),
+        "test_accuracy_std": float(np.std(accuracies)),
+        "test_loss": float(np.mean(losses)),
+        "rounds": settings.rounds,
+        "clients_per_round": settings.clients_per_round,
+        "seeds": " ".join(map(str, settings.seeds)),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
+    return row, histories[0]
+
+
+def add_ratios(rows: list[dict]) -> list[dict]:
+    """Compression ratio of each direction against the 'identity' configuration."""
+    base = next((r for r in rows if r["broadcast"] == "identity" and r["aggregate"] == "identity"), None)
+    for row in rows:
+        for direction in ("downlink", "uplink"):
+            key = f"{direction}_bits_per_client_round"
+            row[f"{direction}_ratio"] = round(base[key] / row[key], 2) if base and row[key] else None
+    return rows
+
+
+def run_sweep(
+    configs: Sequence[SweepConfig],
+    settings: SweepSettings,
+    out_dir: str | Path,
+    cache_dir: str | Path,
+    source: str = "auto",
+    verbose: bool = True,
+) -> tuple[list[dict], dict]:
+    """Run every configuration, print progress (per round with `verbose`), write results.csv/.md and
+    figures into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train, test = data.load_emnist(cache_dir=cache_dir, source=source)
+    test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]
+    rows, histories = [], {}
+    for i, config in enumerate(configs, 1):
+        print(f"[{i}/{len(configs)}] {config.name}: {settings.rounds} rounds x {len(settings.seeds)} seed(s) ...",
+              flush=True)  # fmt: skip
+        log_dir = out_dir / "tensorboard" / config.name.replace(" ", "_").replace(",", "")
+        row, histories[config.name] = run_config(config, settings, train, test_data, log_dir, verbose)
+        rows.append(row)
+        down, up = (sizing.format_size(row[f"{d}_bits_per_client_round"]) for d in ("downlink", "uplink"))
+        print(f"    test accuracy {row['test_accuracy']:.3f}, {down} down / {up} up per client per round"
+              f" ({row['wall_seconds']:.0f} s)", flush=True)  # fmt: skip
+    add_ratios(rows)
+    write_tables(rows, out_dir)
+    plot_sweep(rows, histories, out_dir)
+    return rows, histories
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The results as a Markdown table (bits in format_size units, ratios as 3.47x)."""
+    head = ["configuration", "down / client / round", "up / client / round", "down ratio", "up ratio",
+            "test accuracy", "test loss", "rounds", "seeds", "wall time"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        ratio = [f"{r[k]:.2f}x" if r[k] else "n/a" for k in ("downlink_ratio", "uplink_ratio")]
+        lines.append("| " + " | ".join([
+            r["configuration"], sizing.format_size(r["downlink_bits_per_client_round"]),
+            sizing.format_size(r["uplink_bits_per_client_round"]), *ratio,
+            f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}", f"{r['test_loss']:.3f}",
+            str(r["rounds"]), r["seeds"], f"{r['wall_seconds']:.0f} s",
+        ]) + " |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(rows: list[dict], out_dir: Path) -> None:
+    """results.csv (every field, bits as integers) and results.md."""
+    with open(out_dir / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / "results.md").write_text(markdown_table(rows))
+
+
+def plot_sweep(rows: list[dict], histories: dict, out_dir: Path) -> None:
+    """Write pareto.png (accuracy against total bits) and accuracy_per_round.png."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        total = (r["downlink_bits_per_client_round"] + r["uplink_bits_per_client_round"]) * r["rounds"]
+        ax.scatter(total / 2**20, r["test_accuracy"])
+        ax.annotate(r["configuration"], (total / 2**20, r["test_accuracy"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
+    ax.set(xscale="log", xlabel="Mibit per client, both directions, whole run", ylabel="federated test accuracy",
+           title="accuracy against communication")  # fmt: skip
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "pareto.png", dpi=120)
+    fig2, ax2 = plt.subplots(figsize=(7, 4.5))
+    for name, h in histories.items():
+        ax2.plot(h.column("round"), h.column("accuracy"), label=name)
+    ax2.set(xlabel="round", ylabel="training accuracy", title="accuracy per round")
+    ax2.legend(fontsize=7)
+    ax2.grid(alpha=0.3)
+    fig2.tight_layout()
+    fig2.savefig(out_dir / "accuracy_per_round.png", dpi=120)
+    plt.close(fig)
+    plt.close(fig2)

@@ -1,0 +1,156 @@
+"""fedkit.data: the sample in TFF's sqlite format, read by TFF's own loader; bad input; preprocessing."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import write_npz
+
+from fedkit import data
+
+
+def test_sample_cache_is_tff_format(sample_cache):
+    with sqlite3.connect(sample_cache / data.CACHE_FILE) as con:
+        columns = {r[1] for r in con.execute("PRAGMA table_info(examples)")}
+        splits = {r[0] for r in con.execute("SELECT DISTINCT split_name FROM examples")}
+    assert {"split_name", "client_id", "serialized_example_proto"} <= columns
+    assert splits == {"digits_only_train", "digits_only_test", "all_train", "all_test"}
+    assert data.check_cache(sample_cache / data.CACHE_FILE) == "femnist-leaf-sample"
+
+
+def test_tff_loader_reads_the_sample_like_the_npz(emnist):
+    train, test = emnist
+    arrays = data.read_sample()
+    digits = arrays["label"] < 10
+    writers, counts = np.unique(arrays["client_id"][digits], return_counts=True)
+    kept = digits & np.isin(arrays["client_id"], writers[counts >= 2])
+    assert train.client_ids == sorted(set(arrays["client_id"][kept & (arrays["split"] == "train")]))
+    client = train.client_ids[0]
+    rows = np.flatnonzero(kept & (arrays["split"] == "train") & (arrays["client_id"] == client))
+    examples = list(train.create_tf_dataset_for_client(client))
+    assert len(examples) == len(rows)
+    assert examples[0]["label"].dtype == tf.int32 and examples[0]["pixels"].shape == (28, 28)
+    np.testing.assert_array_equal(examples[0]["pixels"].numpy(), arrays["pixels"][rows[0]] / np.float32(255))
+    assert int(examples[0]["label"]) == arrays["label"][rows[0]]
+    assert len(test.client_ids) > 0
+
+
+def test_all_classes_and_writers_with_one_example_left_out(tmp_path):
+    npz = write_npz(tmp_path / "s.npz")
+    train, test = data.load_emnist(only_digits=False, cache_dir=tmp_path / "c", sample=npz, verbose=False)
+    assert train.client_ids == ["w1", "w2"]  # w3 has a single example
+    labels = [int(e["label"]) for e in train.create_tf_dataset_for_client("w1")]
+    assert labels == [0, 1, 11]
+    digits_train, digits_test = data.load_emnist(cache_dir=tmp_path / "c", sample=npz, verbose=False)
+    assert [int(e["label"]) for e in digits_train.create_tf_dataset_for_client("w1")] == [0, 1]
+    assert digits_test.client_ids == ["w1", "w2"]
+
+
+def test_load_says_what_it_loaded(sample_cache, capsys):
+    data.load_emnist(cache_dir=sample_cache)
+    out = capsys.readouterr().out
+    assert "FEMNIST sample" in out and "clients" in out and "examples" in out
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"label": np.zeros(11, np.int64)}, "array 'label'"),
+        ({"pixels": np.zeros((11, 28, 27), np.uint8)}, "pixels must be"),
+        ({"split": np.array(["train"] * 10 + ["dev"])}, "split must be"),
+    ],
+)
+def test_bad_sample_is_rejected_and_leaves_no_cache(tmp_path, overrides, message):
+    npz = write_npz(tmp_path / "bad.npz", **overrides)
+    cache = tmp_path / "c"
+    with pytest.raises(data.DataError, match=message):
+        data.load_emnist(cache_dir=cache, sample=npz, source="sample", verbose=False)
+    assert list(cache.glob("*")) == []
+
+
+def test_sample_missing_keys_or_not_npz(tmp_path):
+    np.savez(tmp_path / "k.npz", pixels=np.zeros((1, 28, 28), np.uint8))
+    with pytest.raises(data.DataError, match="lacks the arrays"):
+        data.read_sample(tmp_path / "k.npz")
+    (tmp_path / "x.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(data.DataError, match="not a readable .npz"):
+        data.read_sample(tmp_path / "x.npz")
+    with pytest.raises(data.DataError, match="FEMNIST sample not found.*FEDKIT_SAMPLE"):
+        data.read_sample(tmp_path / "nowhere.npz")
+
+
+def test_failure_midway_leaves_no_partial_file(tmp_path, monkeypatch):
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(data, "_serialize", broken)
+    with pytest.raises(OSError, match="disk full"):
+        data.write_sample_sqlite(write_npz(tmp_path / "s.npz"), tmp_path / data.CACHE_FILE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npz"]
+
+
+def test_truncated_foreign_and_garbage_caches_are_named(tmp_path, sample_cache):
+    good = (sample_cache / data.CACHE_FILE).read_bytes()
+    cases = {
+        "truncated": good[: len(good) // 2],
+        "not an SQLite": b"hello" * 100,
+    }
+    for expected, content in cases.items():
+        cache = tmp_path / expected.replace(" ", "_")
+        cache.mkdir()
+        (cache / data.CACHE_FILE).write_bytes(content)
+        with pytest.raises(data.DataError, match=f"{data.CACHE_FILE}.*{expected}.*delete"):
+            data.load_emnist(cache_dir=cache, verbose=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / data.CACHE_FILE) as con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(data.DataError, match="lacks TFF's tables"):
+        data.load_emnist(cache_dir=foreign, verbose=False)
+
+
+def test_unwritable_cache_dir_and_bad_source(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(data.DataError, match="cannot be written"):
+        data.load_emnist(cache_dir=blocker / "sub", source="sample", verbose=False)
+    with pytest.raises(ValueError, match="source='kaggle'"):
+        data.load_emnist(source="kaggle")
+
+
+def test_sample_cache_is_not_mistaken_for_the_download(sample_cache):
+    with pytest.raises(data.DataError, match="holds the FEMNIST sample"):
+        data.load_emnist(cache_dir=sample_cache, source="tff", verbose=False)
+
+
+def test_failed_download_removes_partial_file(tmp_path, monkeypatch):
+    def partial_download(cache_dir=None, **kwargs):
+        (tmp_path / data.CACHE_FILE).write_bytes(b"SQLite format 3\x00 partial")
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(data.tff.simulation.datasets.emnist, "load_data", partial_download)
+    with pytest.raises(data.DataError, match="offline, use source='sample'"):
+        data.load_emnist(cache_dir=tmp_path, source="tff", verbose=False)
+    assert not (tmp_path / data.CACHE_FILE).exists()
+
+
+@pytest.mark.parametrize("flat, shape", [(False, (20, 28, 28, 1)), (True, (20, 784))])
+def test_preprocess_batches(emnist, flat, shape):
+    train, _ = emnist
+    ds = train.create_tf_dataset_for_client(train.client_ids[0])
+    n = len(list(ds))
+    batches = list(data.preprocess(ds, epochs=2, flat=flat, seed=1))
+    assert batches[0][0].shape == shape and batches[0][1].shape == (20, 1)
+    assert sum(int(b[1].shape[0]) for b in batches) == 2 * n
+    test_batches = list(data.preprocess_test(ds, flat=flat))
+    assert [int(b[1].shape[0]) for b in test_batches] == [n]  # one batch of up to 500
+
+
+def test_client_sampling_is_seeded_and_checked(emnist):
+    train, _ = emnist
+    a = data.sample_clients(train, 10, np.random.default_rng(3))
+    b = data.sample_clients(train, 10, np.random.default_rng(3))
+    assert a == b and len(set(a)) == 10 and set(a) <= set(train.client_ids)
+    with pytest.raises(ValueError, match=f"num_clients=1000: choose between 1 and the {len(train.client_ids)}"):
+        data.sample_clients(train, 1000, np.random.default_rng(0))

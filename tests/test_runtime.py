@@ -1,0 +1,136 @@
+"""fedkit.runtime: contexts run computations, and no worker_binary outlives its Python process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow_federated as tff
+from conftest import ROOT, run_python
+
+from fedkit import runtime
+
+START_WORKER = """
+import os, sys, numpy as np, tensorflow_federated as tff
+from fedkit import runtime
+worker = runtime.set_local_context()
+comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
+assert comp([1, 2, 3]) == 6
+print(worker.process.pid, flush=True)
+"""
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("ending", ["", "raise RuntimeError('boom')", "os._exit(0)"])
+def test_worker_ends_with_its_process(ending):
+    # capture_output: if the worker kept the pipe open, this would hang until the timeout.
+    result = run_python(START_WORKER + ending, timeout=120)
+    worker_pid = int(result.stdout.split()[0])
+    assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived (ending={ending!r})"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_worker_ends_when_process_is_interrupted_or_killed(sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    worker_pid = int(proc.stdout.readline())
+    assert pid_alive(worker_pid)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived {sig.name}"
+
+
+def test_shutdown_stops_workers_and_restart_works(tff_context):
+    comp = tff.federated_computation(lambda x: tff.federated_mean(x), tff.FederatedType(np.float32, tff.CLIENTS))
+    worker = runtime.set_local_context()
+    assert comp([1.0, 3.0]) == pytest.approx(2.0)
+    runtime.shutdown()
+    assert not worker.alive() and not pid_alive(worker.process.pid)
+    runtime.set_local_context()
+    assert comp([2.0, 4.0]) == pytest.approx(3.0)
+
+
+def test_multi_worker_context_matches_local():
+    comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
+    try:
+        addresses = runtime.set_multi_worker_context(2)
+        assert len(addresses) == 2
+        assert comp(list(range(1, 11))) == 55
+    finally:
+        runtime.set_local_context()
+    assert comp(list(range(1, 11))) == 55
+
+
+@pytest.mark.parametrize("workers", [0, [], ["nohost"]])
+def test_multi_worker_rejects_bad_workers(workers):
+    with pytest.raises(ValueError, match="host:port|at least 1"):
+        runtime.set_multi_worker_context(workers)
+
+
+def test_no_orphan_workers_from_this_session():
+    ours = {w.process.pid for w in runtime._workers}
+    out = subprocess.run(["pgrep", "-f", "tensorflow_federated/.*/worker_binary"], capture_output=True, text=True)
+    children = {int(p) for p in out.stdout.split()} - ours
+    parents = {p: open(f"/proc/{p}/stat").read().split(") ")[1].split()[1] for p in children if pid_alive(p)}
+    assert str(os.getpid()) not in parents.values()
+
+
+def test_fedavg_round_on_two_workers_matches_local(emnist):
+    from fedkit import data, training
+
+    train, _ = emnist
+    process = training.build_fedavg("dense", client_lr=0.1)
+    clients = train.client_ids[:6]
+    datasets = data.federated_data(train, clients, flat=True, seed=0)
+    state = process.initialize()
+    local = process.next(state, datasets)
+    try:
+        runtime.set_multi_worker_context(2)
+        sharded = process.next(state, datasets)
+    finally:
+        runtime.set_local_context()
+    local_train, sharded_train = (r.metrics["client_work"]["train"] for r in (local, sharded))
+    assert int(sharded_train["num_examples"]) == int(local_train["num_examples"])
+    assert float(sharded_train["loss"]) == pytest.approx(float(local_train["loss"]), rel=1e-5)
+    for a, b in zip(process.get_model_weights(local.state).trainable,
+                    process.get_model_weights(sharded.state).trainable, strict=False):  # fmt: skip
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_worker_dying_mid_run_is_a_prompt_error():
+    comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
+    try:
+        runtime.set_multi_worker_context(2)
+        assert comp(list(range(8))) == 28
+        dead = runtime._workers[1]
+        dead.process.kill()
+        dead.process.wait()
+        start = time.monotonic()
+        with pytest.raises(runtime.WorkerUnavailableError, match=f"{dead.address}.*restart"):
+            comp(list(range(8)))
+        assert time.monotonic() - start < 60
+    finally:
+        runtime.set_local_context()
+    assert not pid_alive(dead.process.pid)
