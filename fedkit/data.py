@@ -100,6 +100,7 @@ def write_sample_sqlite(sample: str | os.PathLike | None, target: str | os.PathL
     families = {"digits_only": arrays["label"] < 10, "all": np.ones(len(arrays["label"]), bool)}
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)
     try:
         with sqlite3.connect(tmp) as con:
             con.execute("CREATE TABLE examples (split_name TEXT NOT NULL, client_id TEXT NOT NULL, "
@@ -202,8 +203,7 @@ def load_emnist(
         if origin == "tff-download":
             raise DataError(f"{cached} holds TFF's full download; use another cache_dir for the sample.")
         _ensure_writable(cache_dir)
-        if verbose:
-            print(f"Writing the FEMNIST sample into {cached} (TFF's sqlite format) ...")
+        # Silent (a few seconds): notebooks must print the same whether or not the cache existed.
         write_sample_sqlite(sample, cached)
     elif source == "tff" and origin == "femnist-leaf-sample":
         raise DataError(f"{cached} holds the FEMNIST sample, not TFF's download: use another cache_dir.")

@@ -47,10 +47,14 @@ def test_all_classes_and_writers_with_one_example_left_out(tmp_path):
     assert digits_test.client_ids == ["w1", "w2"]
 
 
-def test_load_says_what_it_loaded(sample_cache, capsys):
-    data.load_emnist(cache_dir=sample_cache)
-    out = capsys.readouterr().out
-    assert "FEMNIST sample" in out and "clients" in out and "examples" in out
+def test_load_says_what_it_loaded_the_same_with_or_without_cache(tmp_path, capsys):
+    npz = write_npz(tmp_path / "s.npz")
+    outputs = []
+    for _ in range(2):  # first call writes the cache, second reads it: notebooks must print the same
+        data.load_emnist(cache_dir=tmp_path / "c", sample=npz)
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith("Loaded FEMNIST sample") and "train 2 clients / 4 examples" in outputs[0]
 
 
 @pytest.mark.parametrize(
