@@ -1,24 +1,20 @@
 # fedkit: `make run` sets up and executes the notebooks into outputs/; `make test` runs the suite.
+# `make colab` serves the kit's kernel to Colab (local runtime); `make colab-sim` checks notebooks in a Colab look-alike.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-UV := $(VENV)/bin/uv
 KERNEL := fedkit
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export GRPC_VERBOSITY := ERROR
 
-.PHONY: setup run test lint lock sweep bench clean
+.PHONY: setup run test lint lock sweep bench clean colab colab-sim
 
 setup: $(VENV)/.installed
 
+# tools/setup.sh finds a Python 3.11 (tools/find_python.sh) and writes the stamp last.
 $(VENV)/.installed: requirements.txt pyproject.toml
-	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet "$$(grep -o '^uv==[^ ]*' requirements.txt)"
-	$(UV) pip install --python $(PY) --no-deps -r requirements.txt
-	$(UV) pip install --python $(PY) --no-deps --no-build-isolation -e .
-	$(PY) tools/install_kernel.py $(KERNEL)
-	touch $@
+	tools/setup.sh $(VENV) $(KERNEL)
 
 run: setup
 	mkdir -p outputs/notebooks
@@ -47,6 +43,15 @@ lock:
 	  --python-platform x86_64-manylinux_2_31 --no-header --annotation-style line -o requirements.txt
 	sed -i '1i # Locked for Python 3.11 on x86_64 Linux by `make lock`; install with --no-deps (see Makefile).' requirements.txt
 	python3 tools/write_environment.py
+	python3 tools/write_colab_requirements.py
+
+# A Jupyter server from .venv that Colab can use as a local runtime (PORT=8888 by default); prints the URL.
+colab: setup
+	$(PY) tools/colab_runtime.py --port $(or $(PORT),8888)
+
+# NOTEBOOKS=... chooses; .venv-colab/ is rebuilt each time (Colab's packages, then the setup cell's installs).
+colab-sim: setup
+	$(PY) tools/colab_sim.py run $(NOTEBOOKS)
 
 clean:
-	rm -rf $(VENV) outputs
+	rm -rf $(VENV) .venv-colab outputs

@@ -1,0 +1,125 @@
+"""A Colab 2025.07 look-alike: Colab's preinstalled packages in a venv, fedkit installed over them by the setup cell.
+
+    python tools/colab_sim.py pins FREEZE   rewrite tests/fixtures/colab-2025.07-pins.txt from Colab's pip-freeze.txt
+    python tools/colab_sim.py build         (re)build .venv-colab/ and register its kernel `fedkit-colab-sim`
+    python tools/colab_sim.py run NB...     build, then check notebooks with nbval in that kernel
+
+The build installs the fixture's pins (Colab's versions of TensorFlow 2.18, Keras 3.8, numpy 2.0.2, ...,
+and its Jupyter side: ipykernel 6.17.1, IPython 7.34, ...), then runs the setup cell's own pip arguments
+(`fedkit.colab.pip_install_args`) with uv, the local checkout standing in for the clone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from fedkit.colab import REQUIREMENTS, normalize, pip_install_args  # noqa: E402
+
+VENV = ROOT / ".venv-colab"
+PINS = ROOT / "tests" / "fixtures" / "colab-2025.07-pins.txt"
+KERNEL = "fedkit-colab-sim"
+SOURCE = (
+    "# Colab runtime 2025.07's preinstalled packages that matter to fedkit, and their dependencies, at Colab's\n"
+    "# versions. Source: Colab's googlecolab/backend-info repository, file pip-freeze.txt, commit\n"
+    "# ef1cba030a9f7a39bf42912a42f6462d6d4908e8 (Python 3.11.13). Written by `python tools/colab_sim.py pins FREEZE`.\n"
+)
+# What the simulation must hold at Colab's versions: what TF 2.14 / TFF replace, and Colab's kernel side.
+SIM_ROOTS = """tensorflow keras tf-keras numpy scipy ml-dtypes protobuf jax jaxlib typing-extensions ipykernel ipython
+jupyter-client jupyter-core tornado traitlets pyzmq matplotlib matplotlib-inline pandas""".split()
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+)$", re.M)
+
+
+def uv() -> str:
+    """The uv of the kit's venv (pinned by the lock), else one on the PATH."""
+    local = ROOT / ".venv" / "bin" / "uv"
+    return str(local) if local.exists() else shutil.which("uv") or sys.exit("colab_sim needs uv: run `make setup`.")
+
+
+def write_pins(freeze: Path) -> None:
+    """Resolve SIM_ROOTS plus the packages requirements-colab.txt replaces, at Colab's versions, into the fixture."""
+    colab = {normalize(n): v for n, v in PIN.findall(freeze.read_text())}
+    ours = {normalize(n) for n, _ in PIN.findall((ROOT / REQUIREMENTS).read_text())}
+    wanted = sorted(({normalize(r) for r in SIM_ROOTS} | ours) & colab.keys())
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "in.txt").write_text("".join(f"{n}=={colab[n]}\n" for n in wanted))
+        (Path(tmp) / "colab.txt").write_text("".join(f"{n}=={v}\n" for n, v in colab.items()))
+        out = subprocess.run(
+            [uv(), "pip", "compile", f"{tmp}/in.txt", "--constraint", f"{tmp}/colab.txt", "--python-version", "3.11",
+             "--python-platform", "x86_64-manylinux_2_31", "--no-header", "--no-annotate", "--quiet"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    resolved = PIN.findall(out)
+    strays = [f"{n}=={v}" for n, v in resolved if colab.get(normalize(n), v) != v]
+    if strays:
+        sys.exit(f"resolved versions differ from Colab's: {strays}")
+    absent = [f"{n}=={v}" for n, v in resolved if normalize(n) not in colab]
+    note = f"# Not in Colab's list but needed by what is (resolved by uv): {', '.join(absent)}\n" if absent else ""
+    PINS.write_text(SOURCE + note + "".join(f"{n}=={v}\n" for n, v in resolved))
+    print(f"Wrote {PINS.relative_to(ROOT)}: {len(resolved)} pins")
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    """Run `cmd`, echoing it, and stop on failure."""
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kwargs)
+
+
+def build() -> None:
+    """A fresh .venv-colab: Colab's packages, then the setup cell's installs, then its kernel spec."""
+    start = time.monotonic()
+    shutil.rmtree(VENV, ignore_errors=True)
+    python = subprocess.run([str(ROOT / "tools" / "find_python.sh")], capture_output=True, text=True)
+    if python.returncode:
+        sys.exit(python.stderr.strip())
+    run([uv(), "venv", "--quiet", "--python", python.stdout.strip(), str(VENV)])
+    target = str(VENV / "bin" / "python")
+    run([uv(), "pip", "install", "--quiet", "--python", target, "--no-deps", "-r", str(PINS)])
+    # The setup cell runs `python -m pip <args>` in Colab; here uv runs the same arguments.
+    for args in pip_install_args(str(ROOT)):
+        run([uv(), "pip", *args[:1], "--python", target, *args[1:]])
+    run([target, "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
+         "--display-name", "Python 3.11 (Colab 2025.07 simulation)"])  # fmt: skip
+    # The setup cell silences TF's C++ logging in Colab before the notebook imports TensorFlow; the
+    # simulation's kernel does not run that branch (it is not Colab), so its kernel spec does it.
+    spec = VENV / "share" / "jupyter" / "kernels" / KERNEL / "kernel.json"
+    text = spec.read_text().rstrip().removesuffix("}")
+    spec.write_text(text.rstrip() + ',\n "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}\n}\n')
+    print(f"Built {VENV.relative_to(ROOT)} in {time.monotonic() - start:.0f} s")
+
+
+def check(notebooks: list[str]) -> int:
+    """nbval over `notebooks`, driven from this Python, in the simulation's kernel; outputs go to a tmp FEDKIT_HOME."""
+    with tempfile.TemporaryDirectory(prefix="fedkit-colab-sim-") as home:
+        env = dict(os.environ, JUPYTER_PATH=str(VENV / "share" / "jupyter"), FEDKIT_HOME=home)
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", *notebooks,
+               f"--nbval-kernel-name={KERNEL}", "--nbval-sanitize-with=tests/nbval_sanitize.cfg",
+               "--nbval-cell-timeout=1800", "-q"]  # fmt: skip
+        print("+", " ".join(cmd), flush=True)
+        return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["pins"] and len(argv) == 2:
+        write_pins(Path(argv[1]))
+    elif argv == ["build"]:
+        build()
+    elif argv[:1] == ["run"] and len(argv) > 1:
+        build()
+        return check(argv[1:])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
