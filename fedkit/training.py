@@ -4,6 +4,9 @@ federated evaluation."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +16,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import data, encoders, models
-from fedkit.checkpoints import Checkpointer
+from fedkit.checkpoints import Checkpointer, CheckpointError
 from fedkit.sizing import SizeTracker, communication_cost, format_size
 
 
@@ -49,18 +52,36 @@ def build_fedavg(
     aggregate: str | None = None,
     threshold: int = encoders.DEFAULT_THRESHOLD,
 ) -> tff.learning.templates.LearningProcess:
-    """FedAvg (`build_weighted_fed_avg`) with client SGD, server SGD and optional encoders."""
+    """FedAvg (`build_weighted_fed_avg`) with client SGD, server SGD and optional encoders.
+
+    `model` is a name from `fedkit.models.MODELS`, a no-argument model function or a
+    `tff.learning.models.FunctionalModel`. The process carries its configuration as `fedkit_config`.
+    """
     for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
-        if not lr > 0:
-            raise ValueError(f"{name}={lr}: a learning rate must be positive.")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
     model_fn = models.model_fn(model) if isinstance(model, str) else model
-    return tff.learning.algorithms.build_weighted_fed_avg(
+    process = tff.learning.algorithms.build_weighted_fed_avg(
         model_fn,
         client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
         server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
         model_distributor=broadcast_process(model_fn, broadcast, threshold),
         model_aggregator=aggregate_factory(aggregate, threshold),
     )
+    process.fedkit_config = {
+        "model": model if isinstance(model, str) else _model_label(model),
+        "client_lr": float(client_lr),
+        "server_lr": float(server_lr),
+        "broadcast": broadcast,
+        "aggregate": aggregate,
+        "threshold": int(threshold),
+    }
+    return process
+
+
+def _model_label(model: Callable | tff.learning.models.FunctionalModel) -> str:
+    # Stable across sessions (no memory address), so a resumed run finds the same configuration.
+    return getattr(model, "__qualname__", type(model).__name__)
 
 
 def build_evaluation(model: str | Callable = "cnn") -> tff.learning.templates.LearningProcess:
@@ -68,13 +89,29 @@ def build_evaluation(model: str | Callable = "cnn") -> tff.learning.templates.Le
     return tff.learning.algorithms.build_fed_eval(models.model_fn(model) if isinstance(model, str) else model)
 
 
+def accuracy_metric_name(metrics: dict, name: str | None = None) -> str:
+    """The accuracy metric among `metrics`: `name` if given, else the one key ending in 'accuracy'."""
+    if name is not None:
+        if name not in metrics:
+            raise ValueError(f"accuracy_metric={name!r} is not among the model's metrics {sorted(metrics)}.")
+        return name
+    found = [key for key in metrics if re.fullmatch(r"(.*_)?accuracy", key)]
+    if len(found) != 1:
+        raise ValueError(f"cannot tell the accuracy metric among {sorted(metrics)}: pass accuracy_metric=<its name>.")
+    return found[0]
+
+
 def evaluate(
-    evaluation: tff.learning.templates.LearningProcess, model_weights, test_data: list[tf.data.Dataset]
+    evaluation: tff.learning.templates.LearningProcess,
+    model_weights,
+    test_data: list[tf.data.Dataset],
+    accuracy_metric: str | None = None,
 ) -> dict[str, float]:
-    """Loss and accuracy of `model_weights` over the test clients' datasets."""
+    """Loss (when the model reports one) and accuracy of `model_weights` over the test clients' datasets."""
     state = evaluation.set_model_weights(evaluation.initialize(), model_weights)
     metrics = evaluation.next(state, test_data).metrics["client_work"]["eval"]["current_round_metrics"]
-    return {"loss": float(metrics["loss"]), "accuracy": float(metrics["sparse_categorical_accuracy"])}
+    result = {"loss": float(metrics["loss"])} if "loss" in metrics else {}
+    return result | {"accuracy": float(metrics[accuracy_metric_name(metrics, accuracy_metric)])}
 
 
 @dataclasses.dataclass
@@ -97,7 +134,8 @@ class History:
 def _progress_line(row: dict, rounds: int, seconds: float) -> str:
     done = round(20 * row["round"] / rounds)
     line = f"round {row['round']:>3}/{rounds} [{'#' * done}{'.' * (20 - done)}]"
-    line += f" loss={row['loss']:.3f} accuracy={row['accuracy']:.3f}"
+    line += f" loss={row['loss']:.3f}" if "loss" in row else ""
+    line += f" accuracy={row['accuracy']:.3f}"
     if "cumulative_broadcast_bits" in row:
         line += f" broadcast={format_size(row['cumulative_broadcast_bits'])}"
         line += f" aggregate={format_size(row['cumulative_aggregate_bits'])}"
@@ -127,6 +165,7 @@ def run_rounds(
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int = 1,
     on_round: Callable[[object, History], None] | None = None,
+    accuracy_metric: str | None = None,
 ):
     """Train up to round `rounds` on seeded client samples; return (state, History).
 
@@ -134,15 +173,20 @@ def run_rounds(
     training metrics and (with `track_size`) the cumulative bits that crossed placements, and
     writes them to TensorBoard under `log_dir` when given. With `checkpoint_dir`, the program
     state is saved every `checkpoint_every` rounds and a rerun resumes from the latest one.
+    The accuracy recorded is the training metric ending in 'accuracy' (`sparse_categorical_accuracy`
+    for `from_keras_model`, `accuracy` for the functional models), or `accuracy_metric` when given.
     """
     if rounds < 1 or clients_per_round < 1 or epochs < 1 or checkpoint_every < 1:
         raise ValueError(f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
                          f"checkpoint_every={checkpoint_every}: each must be at least 1.")  # fmt: skip
     tf.keras.utils.set_random_seed(seed)
-    checkpointer = Checkpointer(checkpoint_dir, process) if checkpoint_dir else None
+    checkpointer = _checkpointer(checkpoint_dir, process) if checkpoint_dir else None
     restored = checkpointer.load_latest() if checkpointer else None
     if restored:
         state, done, rng, rows = restored
+        if done > rounds:
+            raise CheckpointError(f"checkpoint in {checkpoint_dir} holds {done} rounds and rounds={rounds} were asked: "
+                                  f"ask for rounds>={done}, or use another checkpoint_dir.")  # fmt: skip
         history = History(rows)
         if verbose:
             print(f"Resuming after round {done} from {checkpoint_dir}")
@@ -162,13 +206,14 @@ def run_rounds(
         result = process.next(state, datasets)
         state = result.state
         train_metrics = result.metrics["client_work"]["train"]
-        row = {
-            "round": round_num,
-            "loss": float(train_metrics["loss"]),
-            "accuracy": float(train_metrics["sparse_categorical_accuracy"]),
-            "clients": len(clients),
-            "examples": int(train_metrics["num_examples"]),
-        }
+        # Functional models report only the metrics they were built with (often no loss nor counts).
+        row = {"round": round_num}
+        if "loss" in train_metrics:
+            row["loss"] = float(train_metrics["loss"])
+        row["accuracy"] = float(train_metrics[accuracy_metric_name(train_metrics, accuracy_metric)])
+        row["clients"] = len(clients)
+        if "num_examples" in train_metrics:
+            row["examples"] = int(train_metrics["num_examples"])
         if tracker:
             tracker.record_round(len(clients))
             row["cumulative_broadcast_bits"] = tracker.broadcast_bits[-1]
@@ -186,6 +231,14 @@ def run_rounds(
     if writer:
         writer.close()
     return state, history
+
+
+def _checkpointer(checkpoint_dir: str | Path, process: tff.learning.templates.LearningProcess) -> Checkpointer:
+    """A Checkpointer for `process`, given its configuration when the Checkpointer takes one."""
+    config = getattr(process, "fedkit_config", None)
+    if config is not None and "config" in inspect.signature(Checkpointer).parameters:
+        return Checkpointer(checkpoint_dir, process, config=config)
+    return Checkpointer(checkpoint_dir, process)
 
 
 _TENSORBOARD_KEYS = {

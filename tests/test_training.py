@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fedkit import data, sizing, training
+from fedkit import data, encoders, models, sizing, training
+from fedkit.checkpoints import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,63 @@ def test_bad_arguments(emnist, dense_fedavg):
         training.build_fedavg("dense", client_lr=0)
     with pytest.raises(ValueError, match="unknown encoder 'gzip'"):
         training.build_fedavg("dense", broadcast="gzip:8")
+
+
+@pytest.fixture(scope="module")
+def functional_fedavg():
+    return training.build_fedavg(models.functional_model("dense"), client_lr=0.1)
+
+
+def test_functional_model_rounds_and_evaluation(emnist, functional_fedavg):
+    train, test = emnist
+    _, history = training.run_rounds(functional_fedavg, train, 2, clients_per_round=3, seed=2, flat=True,
+                                     verbose=False)  # fmt: skip
+    assert history.column("round") == [1, 2] and all(0 <= a <= 1 for a in history.column("accuracy"))
+    assert "loss" not in history.rows[0]  # the functional dense model reports accuracy only
+    test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids[:3]]
+    weights = functional_fedavg.get_model_weights(functional_fedavg.initialize())
+    metrics = training.evaluate(training.build_evaluation(models.functional_model("dense")), weights, test_data)
+    assert set(metrics) == {"accuracy"} and 0 <= metrics["accuracy"] <= 1
+
+
+def test_accuracy_metric_found_by_name_or_given():
+    keras_metrics = {"loss": 1.0, "sparse_categorical_accuracy": 0.5}
+    assert training.accuracy_metric_name(keras_metrics) == "sparse_categorical_accuracy"
+    assert training.accuracy_metric_name({"accuracy": 0.5, "num_examples": 3}) == "accuracy"
+    assert training.accuracy_metric_name({"top1": 0.5, "top5": 0.9}, "top5") == "top5"
+    with pytest.raises(ValueError, match="pass accuracy_metric="):
+        training.accuracy_metric_name({"loss": 1.0, "auc": 0.5})
+    with pytest.raises(ValueError, match="pass accuracy_metric="):
+        training.accuracy_metric_name({"accuracy": 0.5, "top_5_accuracy": 0.9})
+    with pytest.raises(ValueError, match="accuracy_metric='acc' is not among"):
+        training.accuracy_metric_name({"accuracy": 0.5}, "acc")
+
+
+def test_accuracy_metric_argument_reaches_history(emnist, functional_fedavg):
+    train, _ = emnist
+    with pytest.raises(ValueError, match="accuracy_metric='top5' is not among the model's metrics"):
+        training.run_rounds(functional_fedavg, train, 1, clients_per_round=2, flat=True, verbose=False,
+                            accuracy_metric="top5")  # fmt: skip
+
+
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), -0.1])
+def test_non_finite_learning_rates_are_refused(lr):
+    with pytest.raises(ValueError, match=f"client_lr={lr}: a learning rate must be a positive finite number"):
+        training.build_fedavg("dense", client_lr=lr)
+    with pytest.raises(ValueError, match=f"server_lr={lr}"):
+        training.build_fedavg("dense", server_lr=lr)
+
+
+def test_process_carries_its_configuration(dense_fedavg):
+    assert dense_fedavg.fedkit_config == {"model": "dense", "client_lr": 0.1, "server_lr": 1.0, "broadcast": None,
+                                          "aggregate": None, "threshold": encoders.DEFAULT_THRESHOLD}  # fmt: skip
+
+
+def test_fewer_rounds_than_the_checkpoint_holds_is_an_error(emnist, dense_fedavg, tmp_path):
+    train, _ = emnist
+    kwargs = dict(clients_per_round=2, seed=3, flat=True, verbose=False, checkpoint_dir=tmp_path)
+    _, history = training.run_rounds(dense_fedavg, train, 2, **kwargs)
+    with pytest.raises(CheckpointError, match="holds 2 rounds and rounds=1 were asked"):
+        training.run_rounds(dense_fedavg, train, 1, **kwargs)
+    _, again = training.run_rounds(dense_fedavg, train, 2, **kwargs)  # the same length is the finished run
+    assert again.rows == history.rows
