@@ -1,56 +1,130 @@
 """Communication accounting: what the removed `sizing_executor_factory` measured, counted statically.
 
-A computation's building block shows every federated intrinsic it calls. Server-to-client
-traffic is the SERVER-placed argument of `federated_broadcast` (and `federated_select`);
-client-to-server traffic is the CLIENTS-placed part of the argument of a sum, mean,
-aggregate, min/max or secure sum. A value's size is the sum over its tensors of elements
-times dtype width, so the figures are exact whenever the shapes are static.
+TFF's sizing executor (deleted in TFF 0.48) sat on top of each client's executor and recorded what
+the runtime created there ("broadcast") and what it read back from there ("aggregate"). fedkit counts
+the same traffic from the computation's building block, per client, with the executor's rules:
+
+- `federated_broadcast` moves its SERVER value to each client (broadcast); `federated_value` placed
+  at CLIENTS creates its value on each client (broadcast).
+- A sum, mean, aggregate, min/max or secure sum moves each client's CLIENTS-placed argument to the
+  server (aggregate). In a weighted mean the weights travel too: they count as aggregate.
+- The computation's own CLIENTS-placed parameter (values passed in from Python) counts as broadcast,
+  and its CLIENTS-placed result (values returned to Python) as aggregate. SERVER-placed and unplaced
+  values never cross.
+- Bits per element: `tf.bool` 1 bit; `tf.string` 8 bits per byte of content; any other dtype its
+  width (float32 32 bits). A value's bits are the sum over its tensors of elements x bits per element.
+- Datasets (sequences) and functions count nothing, as in the executor: FedAvg's client datasets are
+  its CLIENTS-placed parameter and add no bits.
+- `federated_select` (absent from the executor's tests): the client keys go up (aggregate) and each
+  selected slice comes down (broadcast: keys x the slice's bits). The executor counted the keys and
+  nothing for the slices, which arrive as a dataset.
+
+What is known only at run time is never guessed: a string tensor (its byte count) or a tensor with
+an unknown dimension is listed in `CommunicationCost.not_static` and counted as 0 bits.
+`measure(computation, *args)` runs a computation and counts its CLIENTS-placed parameter and result
+from the actual values, strings included, as the executor did.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import tensorflow_federated as tff
 
-BROADCAST_INTRINSICS = frozenset({"federated_broadcast", "federated_select", "federated_secure_select"})
+BROADCAST_INTRINSICS = frozenset({"federated_broadcast", "federated_value_at_clients"})
+SELECT_INTRINSICS = frozenset({"federated_select", "federated_secure_select"})
 AGGREGATE_INTRINSICS = frozenset({
     "federated_aggregate", "federated_sum", "federated_mean", "federated_weighted_mean",
     "federated_min", "federated_max", "federated_secure_sum", "federated_secure_sum_bitwidth",
     "federated_secure_modular_sum",
 })  # fmt: skip
+PARAMETER = "parameter at CLIENTS"
+RESULT = "result at CLIENTS"
 _UNITS = ["bit", "Kibit", "Mibit", "Gibit", "Tibit"]
 
 
 class NotStaticError(ValueError):
-    """A value whose size in bits is not known before running (dynamic shape, string, sequence)."""
+    """A value whose size in bits is not known before running (a string, or a dynamic shape)."""
+
+
+def _is_string(dtype: np.dtype) -> bool:
+    return dtype.kind in "OSU"
+
+
+def element_bits(dtype) -> int:
+    """Bits of one element: bool 1, any other non-string dtype its width (strings: see `value_bits`)."""
+    dtype = np.dtype(dtype)
+    if _is_string(dtype):
+        raise NotStaticError("a string tensor's size is its bytes, known only at run time")
+    return 1 if dtype == np.bool_ else dtype.itemsize * 8
 
 
 def type_bits(value_type: tff.Type) -> int:
-    """Bits of one value of `value_type`: elements x dtype width over all its tensors."""
+    """Bits of one value of `value_type`; datasets and functions count 0, strings and dynamic shapes raise."""
     if isinstance(value_type, tff.FederatedType):
         return type_bits(value_type.member)
     if isinstance(value_type, tff.StructType):
         return sum(type_bits(t) for t in value_type.children())
     if isinstance(value_type, tff.TensorType):
-        dtype, shape = np.dtype(value_type.dtype), value_type.shape
-        if dtype.kind in "OSU" or shape is None or None in shape:
+        shape = value_type.shape
+        if shape is None or None in shape:
             raise NotStaticError(f"tensor {value_type} has no static size")
-        return int(np.prod(value_type.shape, dtype=np.int64)) * dtype.itemsize * 8
+        try:
+            return int(np.prod(shape, dtype=np.int64)) * element_bits(value_type.dtype)
+        except NotStaticError as e:
+            raise NotStaticError(f"tensor {value_type}: {e}") from None
+    if isinstance(value_type, (tff.SequenceType, tff.FunctionType)):
+        return 0
     raise NotStaticError(f"{value_type} has no static size")
 
 
-def _crossing_parts(arg_type: tff.Type, placement: tff.Placement) -> Iterator[tff.Type]:
-    """The parts of an intrinsic's argument that sit at `placement` (those are what cross)."""
-    if isinstance(arg_type, tff.FederatedType):
-        if arg_type.placement is placement:
-            yield arg_type
-    elif isinstance(arg_type, tff.StructType):
-        for t in arg_type.children():
-            yield from _crossing_parts(t, placement)
+def _struct_values(value, value_type: tff.StructType) -> list:
+    names = [name for name, _ in tff.structure.iter_elements(value_type)]
+    if isinstance(value, Mapping):
+        return [value[name] for name in names]
+    if hasattr(value, "__attrs_attrs__"):
+        return [getattr(value, a.name) for a in value.__attrs_attrs__]
+    return list(value)
+
+
+def value_bits(value, value_type: tff.Type) -> int:
+    """Bits of a concrete `value` of `value_type`, strings counted by their bytes (the executor's rule)."""
+    if isinstance(value_type, tff.FederatedType):
+        return value_bits(value, value_type.member)
+    if isinstance(value_type, tff.StructType):
+        children = list(value_type.children())
+        return sum(value_bits(v, t) for v, t in zip(_struct_values(value, value_type), children, strict=True))
+    if isinstance(value_type, tff.TensorType):
+        dtype = np.dtype(value_type.dtype)
+        if _is_string(dtype):
+            items = np.asarray(value, dtype=object).ravel()
+            return 8 * sum(len(s.encode() if isinstance(s, str) else bytes(s)) for s in items)
+        return int(np.size(np.asarray(value))) * element_bits(dtype)
+    return 0  # datasets and functions
+
+
+def _leaves(value_type: tff.Type) -> Iterator[tff.Type]:
+    """The tensors, datasets and functions inside a value, each measured on its own."""
+    if isinstance(value_type, tff.FederatedType):
+        yield from _leaves(value_type.member)
+    elif isinstance(value_type, tff.StructType):
+        for t in value_type.children():
+            yield from _leaves(t)
+    else:
+        yield value_type
+
+
+def _parts_at(value_type: tff.Type, placement: tff.Placement) -> Iterator[tff.Type]:
+    """The parts of a value that sit at `placement` (those are what cross)."""
+    if isinstance(value_type, tff.FederatedType):
+        if value_type.placement is placement:
+            yield value_type
+    elif isinstance(value_type, tff.StructType):
+        for t in value_type.children():
+            yield from _parts_at(t, placement)
 
 
 def _intrinsic_calls(block: tff.framework.ComputationBuildingBlock) -> Iterator[tff.framework.Call]:
@@ -62,9 +136,24 @@ def _intrinsic_calls(block: tff.framework.ComputationBuildingBlock) -> Iterator[
         stack.extend(node.children())
 
 
+def _crossing(call: tff.framework.Call) -> Iterator[tuple[str, tff.Type, int]]:
+    """(direction, type, copies) of what one intrinsic call moves per client."""
+    uri, arg_type = call.function.uri, call.argument.type_signature
+    if uri in BROADCAST_INTRINSICS:
+        yield from (("broadcast", t, 1) for t in _parts_at(arg_type, tff.SERVER))
+        if uri == "federated_value_at_clients":
+            yield "broadcast", arg_type, 1  # an unplaced value created on each client
+    elif uri in AGGREGATE_INTRINSICS:
+        yield from (("aggregate", t, 1) for t in _parts_at(arg_type, tff.CLIENTS))
+    elif uri in SELECT_INTRINSICS:
+        keys, *_, select_fn = arg_type.children()
+        yield "aggregate", keys, 1
+        yield "broadcast", select_fn.result, keys.member.shape[0] if keys.member.shape else 1
+
+
 @dataclasses.dataclass(frozen=True)
 class CommunicationCost:
-    """Bits per client that one call of a computation moves, by direction and intrinsic."""
+    """Bits per client that one call of a computation moves, by direction and by intrinsic."""
 
     broadcast_bits: int
     aggregate_bits: int
@@ -76,28 +165,79 @@ class CommunicationCost:
         return self.broadcast_bits * clients, self.aggregate_bits * clients
 
 
+def _io_parts(computation: tff.Computation) -> Iterator[tuple[str, str, tff.Type]]:
+    """(direction, label, type) of the computation's own CLIENTS-placed parameter and result."""
+    signature = computation.type_signature
+    if signature.parameter is not None:
+        yield from (("broadcast", PARAMETER, t) for t in _parts_at(signature.parameter, tff.CLIENTS))
+    yield from (("aggregate", RESULT, t) for t in _parts_at(signature.result, tff.CLIENTS))
+
+
 def communication_cost(computation: tff.Computation) -> CommunicationCost:
     """Static per-client bits of everything `computation` moves between SERVER and CLIENTS."""
-    bits = {tff.SERVER: 0, tff.CLIENTS: 0}
+    bits: Counter[str] = Counter()
     by_intrinsic: Counter[str] = Counter()
     not_static = []
-    for call in _intrinsic_calls(computation.to_building_block()):
-        uri = call.function.uri
-        if uri in BROADCAST_INTRINSICS:
-            source = tff.SERVER
-        elif uri in AGGREGATE_INTRINSICS:
-            source = tff.CLIENTS
-        else:
-            continue
-        for part in _crossing_parts(call.argument.type_signature, source):
+    crossings = [(d, call.function.uri, t, n) for call in _intrinsic_calls(computation.to_building_block())
+                 for d, t, n in _crossing(call)]  # fmt: skip
+    crossings += [(d, label, t, 1) for d, label, t in _io_parts(computation)]
+    for direction, label, value_type, copies in crossings:
+        by_intrinsic[label] += 0
+        for leaf in _leaves(value_type):
             try:
-                n = type_bits(part)
+                n = type_bits(leaf) * copies
             except NotStaticError as e:
-                not_static.append(f"{uri}: {e}")
+                not_static.append(f"{label}: {e}")
                 continue
-            bits[source] += n
-            by_intrinsic[uri] += n
-    return CommunicationCost(bits[tff.SERVER], bits[tff.CLIENTS], dict(by_intrinsic), tuple(not_static))
+            bits[direction] += n
+            by_intrinsic[label] += n
+    return CommunicationCost(bits["broadcast"], bits["aggregate"], dict(by_intrinsic), tuple(not_static))
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One call's result and the bits it moved over all clients (the old `SizeInfo`'s totals)."""
+
+    result: object
+    clients: int
+    broadcast_bits: int
+    aggregate_bits: int
+    not_static: tuple[str, ...] = ()
+
+
+def _client_values(value, value_type: tff.Type, at: str) -> Iterator[tuple[object, tff.FederatedType]]:
+    """(list of per-client values, type) of each CLIENTS-placed part of a concrete value."""
+    if isinstance(value_type, tff.FederatedType):
+        if value_type.placement is tff.CLIENTS:
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"the {at} at CLIENTS is not a list of per-client values: pass one per client.")
+            yield value, value_type
+    elif isinstance(value_type, tff.StructType):
+        for v, t in zip(_struct_values(value, value_type), value_type.children(), strict=True):
+            yield from _client_values(v, t, at)
+
+
+def measure(computation: tff.Computation, *args, clients: int | None = None) -> Measurement:
+    """Run `computation(*args)`; count its CLIENTS parameter and result from their values, the rest statically.
+
+    `clients` is needed only when no CLIENTS-placed argument tells how many clients there are.
+    """
+    parameter = computation.type_signature.parameter
+    result = computation(*args)
+    arg = args[0] if len(args) == 1 else args
+    inputs = list(_client_values(arg, parameter, "parameter")) if parameter is not None else []
+    outputs = list(_client_values(result, computation.type_signature.result, "result"))
+    sizes = {len(v) for v, _ in inputs + outputs}
+    if clients is None and len(sizes) != 1:
+        raise ValueError(f"cannot tell the number of clients from the values ({sorted(sizes)}): pass clients=N.")
+    clients = clients if clients is not None else sizes.pop()
+    static = communication_cost(computation)
+    down = static.broadcast_bits - static.by_intrinsic.get(PARAMETER, 0)
+    up = static.aggregate_bits - static.by_intrinsic.get(RESULT, 0)
+    measured_down = sum(value_bits(v, t.member) for values, t in inputs for v in values)
+    measured_up = sum(value_bits(v, t.member) for values, t in outputs for v in values)
+    not_static = tuple(n for n in static.not_static if not n.startswith((PARAMETER, RESULT)))
+    return Measurement(result, clients, down * clients + measured_down, up * clients + measured_up, not_static)
 
 
 @dataclasses.dataclass
