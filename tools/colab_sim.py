@@ -35,7 +35,7 @@ SOURCE = (
 # What the simulation must hold at Colab's versions: what TF 2.14 / TFF replace, and Colab's kernel side.
 SIM_ROOTS = """tensorflow keras tf-keras numpy scipy ml-dtypes protobuf jax jaxlib typing-extensions ipykernel ipython
 jupyter-client jupyter-core tornado traitlets pyzmq matplotlib matplotlib-inline pandas""".split()
-PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+)$", re.M)
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s#;]+)", re.M)
 
 
 def uv() -> str:
