@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from fedkit.paths import output_path
 from fedkit.training import History
@@ -30,6 +31,7 @@ def plot_runs(
         for label, history in runs.items():
             ax.plot(history.column("round"), [v / scale for v in history.column(key)], marker="o", label=label)
         ax.set(xlabel="round", title=_TITLES.get(key, key))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
