@@ -84,3 +84,41 @@ def test_stage_that_raises_is_reported():
 
     (check,) = stages.check_encoder(broken)
     assert not check.passed and "forgot to implement encode" in check.detail
+
+
+def stage_encoder(encode, decode, needs_shape=True):
+    """An encoder of one stage whose encode and decode are the given functions."""
+
+    @te.core.tf_style_encoding_stage
+    class Stage(te.core.EncodingStageInterface):
+        name = "under_test"
+        compressible_tensors_keys = []
+        commutes_with_sum = False
+        decode_needs_input_shape = needs_shape
+
+        def get_params(self):
+            return collections.OrderedDict(), collections.OrderedDict()
+
+        def encode(self, x, encode_params):
+            return encode(x)
+
+        def decode(self, encoded_tensors, decode_params, num_summands=None, shape=None):
+            return decode(encoded_tensors, shape)
+
+    return lambda: te.core.EncoderComposer(Stage()).make()
+
+
+def test_decoders_that_ignore_the_data_fail():
+    zeros = stage_encoder(lambda x: {"m": tf.reduce_mean(x)}, lambda e, shape: tf.zeros(shape))
+    mean_only = stage_encoder(lambda x: {"m": tf.reduce_mean(x)}, lambda e, shape: tf.fill(shape, e["m"]))
+    for build in (zeros, mean_only):
+        checks = by_name(stages.check_encoder(build))
+        assert not checks["round trip"].passed and "only the mean" in checks["round trip"].detail
+        assert not checks["federated"].passed
+    # Even when the caller allows any error, a decoder that ignores the data is no compression method.
+    assert not by_name(stages.check_encoder(mean_only, max_relative_error=1.5))["round trip"].passed
+
+
+def test_encoded_bits_counts_the_encoded_tensors():
+    assert stages.encoded_bits(lambda: stages.top_k_encoder(10)) == 320 * 32 * 2  # values and int32 indices
+    assert stages.encoded_bits(te.encoders.identity, (7, 3)) == 21 * 32
