@@ -1,6 +1,9 @@
 """fedkit: TFF's classic federated-learning tutorials, runnable on TFF 0.87."""
 
+import importlib.abc
+import importlib.util
 import os
+import sys
 
 # TensorFlow's C++ logging writes to stderr at import; notebooks and nbval must not see it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -8,3 +11,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 __version__ = "0.1.0"
+
+
+class _AdoptTffContext(importlib.abc.MetaPathFinder):
+    """Once `tensorflow_federated` is imported, make fedkit's context its default (`fedkit.runtime`).
+
+    TFF's own default context starts a worker that can outlive Python; fedkit's is started by
+    fedkit and always stopped. Importing fedkit itself stays free of TensorFlow (the CLI parses its
+    arguments in milliseconds), so the switch waits for TFF's import, whoever imports it.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow_federated":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)  # by the finders after this one
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_then_adopt(module):
+                exec_module(module)
+                import fedkit.runtime  # noqa: F401  (its import adopts the default context)
+
+            spec.loader.exec_module = exec_then_adopt
+        return spec
+
+
+if "tensorflow_federated" in sys.modules:
+    import fedkit.runtime  # noqa: F401, E402
+else:
+    sys.meta_path.insert(0, _AdoptTffContext())

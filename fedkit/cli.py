@@ -5,23 +5,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from fedkit import encoders, models
+# TensorFlow takes seconds to import: this module imports it only once the arguments are checked.
+from fedkit import specs
+
+PROG = "python -m fedkit"
+MAX_CLIENTS = 100_000
+MAX_ROUNDS = 100_000
+MAX_EPOCHS = 1_000
+MAX_SEED = 2**32 - 1
+MAX_THRESHOLD = 2**31 - 1
+
+
+class UsageError(ValueError):
+    """A command-line value that is wrong for the data or the file system (found after parsing)."""
 
 
 def _encoder_arg(value: str) -> str:
     try:
-        return str(encoders.parse_encoder(value))
+        return str(specs.parse_encoder(value))
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _aggregate_arg(value: str) -> str:
-    from fedkit.training import TFF_AGGREGATORS
-
-    return value if value in TFF_AGGREGATORS else _encoder_arg(value)
+    return value if value in specs.TFF_AGGREGATORS else _encoder_arg(value)
 
 
 def _positive_float(value: str) -> float:
@@ -29,44 +42,46 @@ def _positive_float(value: str) -> float:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    if not (number > 0 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number > 0")
     return number
 
 
-def _positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
-    return int(value)
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (ASCII digits only: '²'.isdigit() is True)."""
 
+    def parse(value: str) -> int:
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from {low} to {high:,} (fedkit's limit)")
+        return int(text)
 
-def _non_negative_int(value: str) -> int:
-    if not value.isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
-    return int(value)
+    parse.__name__ = f"whole number {low}-{high}"  # argparse names the type in some messages
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m fedkit", description=__doc__)
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
-    cost.add_argument("--model", choices=models.MODELS, default="cnn")
+    cost.add_argument("--model", choices=specs.MODELS, default="cnn")
     cost.add_argument("--broadcast", type=_encoder_arg, default="identity", metavar="ENCODER",
                       help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B")  # fmt: skip
     cost.add_argument("--aggregate", type=_aggregate_arg, default="identity", metavar="ENCODER",
                       help="client->server encoder, as --broadcast, or tff-compression")  # fmt: skip
-    cost.add_argument("--threshold", type=_non_negative_int, default=encoders.DEFAULT_THRESHOLD,
+    cost.add_argument("--threshold", type=_whole_number(0, MAX_THRESHOLD), default=specs.DEFAULT_THRESHOLD,
                       help="encode only variables with more elements than this (default 10000)")  # fmt: skip
-    cost.add_argument("--clients", type=_positive_int, default=10, help="clients per round (default 10)")
+    cost.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10,
+                      help="clients per round (default 10)")  # fmt: skip
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`")
     rep.add_argument("what", choices=["sweep"])
-    rep.add_argument("--rounds", type=_positive_int, default=20)
-    rep.add_argument("--clients", type=_positive_int, default=10, help="clients per round")
-    rep.add_argument("--epochs", type=_positive_int, default=2, help="local epochs per round")
-    rep.add_argument("--seeds", type=_non_negative_int, nargs="+", default=[0])
+    rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
+    rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
+    rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
+    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=[0])
     rep.add_argument("--client-lr", type=_positive_float, default=0.1)
     rep.add_argument("--server-lr", type=_positive_float, default=1.0)
     rep.add_argument("--source", choices=["auto", "sample", "tff"], default="auto", help="EMNIST source")
@@ -79,9 +94,8 @@ def parser() -> argparse.ArgumentParser:
 
 def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clients: int) -> dict:
     """Per-client and per-round bits of one FedAvg round of this configuration."""
-    from fedkit import runtime, sizing, training
+    from fedkit import sizing, training
 
-    runtime.set_local_context()
     process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
@@ -97,31 +111,65 @@ def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clie
 def _table(report: dict) -> str:
     from fedkit.sizing import format_size
 
+    rows = [("", "per client", "per round")]
+    for direction in ("broadcast", "aggregate"):
+        per_client, per_round = report[f"{direction}_bits_per_client"], report[f"{direction}_bits_per_round"]
+        rows.append((direction, format_size(per_client), format_size(per_round)))
+    # Columns as wide as their widest cell, two spaces apart: no size can run into its neighbour.
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [
         f"FedAvg {report['model']}: broadcast {report['broadcast']}, aggregate {report['aggregate']}, "
         f"threshold {report['threshold']}, {report['clients']} clients per round",
-        f"{'':<12}{'per client':>16}{'per round':>16}",
+        *(f"{a:<{widths[0]}}  {b:>{max(widths[1], 14)}}  {c:>{max(widths[2], 14)}}" for a, b, c in rows),
     ]
-    for direction in ("broadcast", "aggregate"):
-        per_client, per_round = report[f"{direction}_bits_per_client"], report[f"{direction}_bits_per_round"]
-        lines.append(f"{direction:<12}{format_size(per_client):>16}{format_size(per_round):>16}")
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
     return "\n".join(lines)
 
 
+def _check_writable_dir(path: Path, flag: str) -> None:
+    """Raise UsageError unless `path` is a folder, or could be created as one, that we may write into."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; give a folder path.")
+    try:  # os.access says yes to root even where nothing can be created (e.g. /proc): try it
+        tempfile.TemporaryDirectory(dir=existing, prefix=".fedkit-probe-").cleanup()
+    except OSError:
+        raise UsageError(f"{flag} {path}: cannot create anything in {existing}; give a writable folder.") from None
+
+
+def _error(message: str, status: int) -> int:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m fedkit`."""
+    """Entry point of `python -m fedkit`: library errors are one line (exit 2, or 1 if the run failed)."""
     args = parser().parse_args(argv)
-    if args.command == "cost":
-        report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients)
-        print(json.dumps(report, indent=2) if args.json else _table(report))
-    elif args.command == "reproduce":
+    try:
+        if args.command == "cost":
+            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients)
+            print(json.dumps(report, indent=2) if args.json else _table(report))
+            return 0
         return _reproduce_sweep(args)
-    return 0
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except (ValueError, OSError) as e:  # DataError, CheckpointError, UsageError; a folder we cannot write
+        return _error(e, 2)
+    except RuntimeError as e:  # a worker that stopped answering, a failed download
+        return _error(e, 1)
 
 
 def _reproduce_sweep(args: argparse.Namespace) -> int:
-    from fedkit import paths, runtime, sweep
+    from fedkit import paths
+
+    out = Path(args.out) if args.out else paths.project_root() / "outputs" / "sweep"
+    cache_dir = Path(args.cache_dir) if args.cache_dir else paths.data_dir()
+    if not args.list:
+        _check_writable_dir(out, "--out")
+        _check_writable_dir(cache_dir, "--cache-dir")
+    from fedkit import data, sweep
 
     try:
         configs = sweep.select(sweep.default_grid(), args.only)
@@ -131,11 +179,13 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
         print("\n".join(f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
                         for c in configs))  # fmt: skip
         return 0
+    train, _ = data.load_emnist(cache_dir=cache_dir, source=args.source, verbose=False)
+    if args.clients > len(train.client_ids):
+        raise UsageError(f"--clients {args.clients}: the training data has {len(train.client_ids)} clients; "
+                         f"ask for at most {len(train.client_ids)} per round.")  # fmt: skip
     settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,
                                    tuple(args.seeds))  # fmt: skip
-    out = args.out or paths.output_path("sweep", "results.csv").parent
-    runtime.set_local_context()
-    sweep.run_sweep(configs, settings, out, args.cache_dir or paths.data_dir(), args.source)
+    sweep.run_sweep(configs, settings, out, cache_dir, args.source)
     print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png")
     return 0
 

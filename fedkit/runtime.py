@@ -2,13 +2,16 @@
 
 TFF's default context starts its C++ worker lazily and only stops it in a finalizer, so the
 worker can outlive Python and keep inherited pipes open. Here every worker is started by
-fedkit, in its own session, with its output sent to a log file, killed at exit (atexit) and,
-on Linux, also when the Python process dies without running atexit (PR_SET_PDEATHSIG).
+fedkit, in its own session, with its output sent to an unlinked temporary file, killed at exit
+(atexit, also on SIGTERM) and, on Linux, also when the Python process dies without running
+atexit (PR_SET_PDEATHSIG). Importing fedkit next to TFF replaces TFF's default context by
+fedkit's, which starts a worker on the first computation: no code path runs TFF's own.
 """
 
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import ctypes
 import os
 import signal
@@ -16,6 +19,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +33,10 @@ _GRPC_OPTIONS = [
     ("grpc.max_send_message_length", 2_000_000_000),
 ]
 _PR_SET_PDEATHSIG = 1
+_LINUX = sys.platform.startswith("linux")
 _workers: list[WorkerProcess] = []
+_spawner: concurrent.futures.ThreadPoolExecutor | None = None
+_local_context: tff.framework.SyncContext | None = None
 
 
 def worker_binary_path() -> Path:
@@ -40,49 +48,118 @@ def worker_binary_path() -> Path:
 
 
 def _free_port() -> int:
+    # Racy (the port is released before the worker binds it): only where /proc cannot tell the port.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def _listening_port(pid: int) -> int | None:
+    """The TCP port process `pid` listens on, read from /proc (Linux), or None while it has none."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")}
+        for table in ("tcp6", "tcp"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                        return int(fields[1].rpartition(":")[2], 16)
+    except OSError:  # the process exited, or an fd closed while we read
+        pass
+    return None
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec: ask the kernel to SIGKILL it when we die.
-    if sys.platform.startswith("linux"):
+    if _LINUX:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _spawn(args: list[str], log) -> subprocess.Popen:
+    """Start the worker from the main thread, or from one thread that lives as long as Python.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so a worker started from a
+    short-lived thread would die with it.
+    """
+    global _spawner
+    popen = lambda: subprocess.Popen(  # noqa: E731
+        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )  # fmt: skip
+    if threading.current_thread() is threading.main_thread():
+        return popen()
+    if _spawner is None:
+        _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fedkit-spawner")
+    return _spawner.submit(popen).result()
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    # A clean exit: `finally` blocks and atexit run, and atexit stops the workers.
+    raise SystemExit(128 + signum)
+
+
+def _handle_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, unless someone installed a handler or this is a Jupyter kernel.
+
+    (A kernel keeps the default: IPython would catch SystemExit in a cell and keep running, while a
+    killed kernel's workers die with it.)
+    """
+    in_kernel = "ipykernel" in sys.modules
+    if threading.current_thread() is threading.main_thread() and not in_kernel:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 class WorkerProcess:
-    """A TFF C++ executor service (`worker_binary`) on a loopback port, owned by fedkit."""
+    """A TFF C++ executor service (`worker_binary`) on a loopback port, owned by fedkit.
+
+    Without a `port`, on Linux the worker binds port 0 and fedkit reads the port the kernel gave it
+    from /proc: no other process can take it between choosing and binding (gRPC binds with
+    SO_REUSEPORT, so a port chosen in advance could silently be shared by two workers).
+    """
 
     def __init__(self, port: int | None = None, startup_timeout: float = 60.0) -> None:
-        self.port = port or _free_port()
-        self.log_path = Path(tempfile.gettempdir()) / f"fedkit-worker-{os.getpid()}-{self.port}.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(worker_binary_path()), f"--port={self.port}", "--max_concurrent_computation_calls=-1"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        _handle_sigterm()
+        ask = port if port is not None else (0 if _LINUX else _free_port())
+        # Unlinked at once: nothing is left in the temp folder however Python ends.
+        self.log = tempfile.TemporaryFile(prefix="fedkit-worker-")
+        args = [str(worker_binary_path()), f"--port={ask}", "--max_concurrent_computation_calls=-1"]
+        self.process = _spawn(args, self.log)
         _workers.append(self)
+        self.port = ask or self._wait_for_port(startup_timeout)
         self._wait_ready(startup_timeout)
 
     @property
     def address(self) -> str:
         return f"localhost:{self.port}"
 
+    def log_text(self, limit: int = 2000) -> str:
+        """The end of the worker's output (its log)."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-limit:].strip()
+
+    def _failed(self, what: str) -> RuntimeError:
+        self.stop()
+        return RuntimeError(f"worker_binary {what}; its log: {self.log_text() or '(empty)'}")
+
+    def _wait_for_port(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            port = _listening_port(self.process.pid)
+            if port:
+                return port
+            if not self.alive():
+                raise self._failed(f"exited with status {self.process.returncode} before listening")
+            time.sleep(0.02)
+        raise self._failed(f"did not listen within {timeout:.0f} s")
+
     def _wait_ready(self, timeout: float) -> None:
         channel = grpc.insecure_channel(self.address, _GRPC_OPTIONS)
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
-            self.stop()
-            raise RuntimeError(
-                f"worker_binary on port {self.port} did not start within {timeout:.0f} s; "
-                f"see its log {self.log_path}"
-            ) from None
+            raise self._failed(f"on port {self.port} did not answer within {timeout:.0f} s") from None
         finally:
             channel.close()
 
@@ -96,7 +173,6 @@ class WorkerProcess:
         self.process.wait()
         if self in _workers:
             _workers.remove(self)
-        self.log_path.unlink(missing_ok=True)
 
 
 class WorkerUnavailableError(RuntimeError):
@@ -165,9 +241,48 @@ def shutdown() -> None:
 def set_local_context() -> WorkerProcess:
     """Start one local worker and make it TFF's default execution context."""
     shutdown()
+    global _local_context
     worker = WorkerProcess()
-    tff.framework.set_default_context(tff.framework.SyncExecutionContext(**_context_kwargs(worker.address)))
+    _local_context = tff.framework.SyncExecutionContext(**_context_kwargs(worker.address))
+    tff.framework.set_default_context(_local_context)
     return worker
+
+
+class LazyLocalContext(tff.framework.SyncContext):
+    """fedkit's default context until one is set: the first computation calls `set_local_context()`."""
+
+    def __init__(self) -> None:
+        self._context: tff.framework.SyncContext | None = None
+
+    def invoke(self, comp, arg):
+        if self._context is None:
+            set_local_context()
+            self._context = _local_context
+        return self._context.invoke(comp, arg)
+
+
+def _is_tffs_own_local_context(context) -> bool:
+    # TFF's import-time default: a SyncExecutionContext over `local_cpp_executor_factory`'s stack.
+    stack_fn = getattr(getattr(context, "executor_factory", None), "_executor_stack_fn", None)
+    return "local_cpp_executor_factory" in getattr(stack_fn, "__qualname__", "")
+
+
+def adopt_default_context() -> None:
+    """Replace TFF's own local default context (whose worker outlives Python) by a `LazyLocalContext`.
+
+    Called when TFF is imported next to fedkit. The replaced context is dropped while Python is
+    whole, so its finalizer never runs at interpreter teardown (where it prints a traceback).
+    """
+    stack = tff.framework.get_context_stack()
+    if _is_tffs_own_local_context(stack._stack[0]):  # the bottom of the stack is the default context
+        stack.set_default_context(LazyLocalContext())
+
+
+def _at_exit() -> None:
+    shutdown()
+    # Drop the context (and its event-loop thread) now rather than during interpreter teardown.
+    if threading.current_thread() is threading.main_thread():
+        tff.framework.get_context_stack().set_default_context(LazyLocalContext())
 
 
 def set_multi_worker_context(workers: int | Sequence[str]) -> list[str]:
@@ -187,4 +302,5 @@ def set_multi_worker_context(workers: int | Sequence[str]) -> list[str]:
     return addresses
 
 
-atexit.register(shutdown)
+atexit.register(_at_exit)
+adopt_default_context()

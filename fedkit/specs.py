@@ -1,0 +1,60 @@
+"""The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`), free of TensorFlow.
+
+It lives apart from `fedkit.encoders` so that the command line can check its arguments before
+importing TensorFlow (which takes seconds); `fedkit.encoders` builds the encoders themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+ENCODERS = ("identity", "uniform", "hadamard", "kashin")
+TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
+MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
+DEFAULT_THRESHOLD = 10_000
+MAX_BITS = 16
+_REGISTERED: dict[str, int] = {}  # name -> largest parameter, for encoders registered at run time
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSpec:
+    """A parsed encoder spec: a name and, except for identity, its parameter (the bit width for
+    the quantizers; what a registered encoder makes of it, e.g. a percentage, is up to it)."""
+
+    name: str
+    param: int | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.param is None else f"{self.name}:{self.param}"
+
+
+def register_name(name: str, largest: int = MAX_BITS) -> None:
+    """Make `name:N` (1 <= N <= `largest`) a valid spec; `fedkit.encoders.register_encoder` calls this."""
+    if name in ENCODERS or ":" in name or not name:
+        raise ValueError(f"encoder name {name!r} is built in, empty or has a ':'; pick another name.")
+    _REGISTERED[name] = largest
+
+
+def _whole_number(text: str) -> int | None:
+    # str.isdigit() accepts '²' and other non-ASCII digits that int() then refuses.
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
+    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', ...; errors name the bad part."""
+    if isinstance(spec, EncoderSpec):
+        return spec
+    name, _, param = str(spec).strip().partition(":")
+    if name not in ENCODERS and name not in _REGISTERED:
+        known = ", ".join([*ENCODERS, *_REGISTERED])
+        raise ValueError(f"unknown encoder {name!r} in {spec!r}: choose one of {known} (e.g. 'uniform:8').")
+    if name == "identity":
+        if param:
+            raise ValueError(f"encoder {spec!r}: identity takes no bit width; write 'identity'.")
+        return EncoderSpec(name)
+    largest = _REGISTERED.get(name, MAX_BITS)
+    what = "parameter" if name in _REGISTERED else "bit width"
+    number = _whole_number(param)
+    if number is None or not 1 <= number <= largest:
+        raise ValueError(f"{what} {param!r} in {spec!r}: write {name}:N with N from 1 to {largest}.")
+    return EncoderSpec(name, number)
