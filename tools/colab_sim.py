@@ -35,6 +35,15 @@ SOURCE = (
 # What the simulation must hold at Colab's versions: what TF 2.14 / TFF replace, and Colab's kernel side.
 SIM_ROOTS = """tensorflow keras tf-keras numpy scipy ml-dtypes protobuf jax jaxlib typing-extensions ipykernel ipython
 jupyter-client jupyter-core tornado traitlets pyzmq matplotlib matplotlib-inline pandas""".split()
+# Not part of a clone: the venvs, git's folder, caches and run outputs (top level), byte code (anywhere).
+TOP_SKIP = shutil.ignore_patterns(".git", ".venv*", "outputs", "data", "build", "*.egg-info", ".*_cache")
+ANY_SKIP = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+
+
+def not_in_a_clone(folder: str, names: list[str]) -> set[str]:
+    """copytree's ignore function for a copy of the working tree as a clone would have it."""
+    return ANY_SKIP(folder, names) | (TOP_SKIP(folder, names) if Path(folder) == ROOT else set())
+
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s#;]+)", re.M)
 
 
@@ -83,10 +92,14 @@ def build() -> None:
     run([uv(), "venv", "--quiet", "--python", python.stdout.strip(), str(VENV)])
     target = str(VENV / "bin" / "python")
     run([uv(), "pip", "install", "--quiet", "--python", target, "--no-deps", "-r", str(PINS)])
-    # The setup cell runs `python -m pip <args>` in Colab; here uv runs the same arguments.
-    for args in pip_install_args(str(ROOT)):
-        run([uv(), "pip", *args[:1], "--python", target, *args[1:]])
-    run([target, "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
+    # The setup cell runs `python -m pip <args>` on its clone; here uv runs the same arguments on a copy of
+    # the working tree (a build writes build/ and *.egg-info into the folder it builds).
+    with tempfile.TemporaryDirectory(prefix="fedkit-colab-src-") as tmp:
+        checkout = Path(tmp) / "fedkit"
+        shutil.copytree(ROOT, checkout, ignore=not_in_a_clone)
+        for args in pip_install_args(str(checkout)):
+            run([uv(), "pip", *args[:1], "--python", target, *args[1:]])
+    run([target, "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
          "--display-name", "Python 3.11 (Colab 2025.07 simulation)"])  # fmt: skip
     # The setup cell silences TF's C++ logging in Colab before the notebook imports TensorFlow; the
     # simulation's kernel does not run that branch (it is not Colab), so its kernel spec does it.
