@@ -79,8 +79,13 @@ import sys
 
 if "google.colab" in sys.modules:
     import importlib.metadata as _md
+    import os
     import subprocess
     import tempfile
+
+    # As the kit's own kernel does: TF's C++ logging and gRPC's notices would print into the outputs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
     def _installed(name):
         try:

@@ -99,6 +99,7 @@ def build() -> None:
         shutil.copytree(ROOT, checkout, ignore=not_in_a_clone)
         for args in pip_install_args(str(checkout)):
             run([uv(), "pip", *args[:1], "--python", target, *args[1:]])
+    verify(target)
     run([target, "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
          "--display-name", "Python 3.11 (Colab 2025.07 simulation)"])  # fmt: skip
     # The setup cell silences TF's C++ logging in Colab before the notebook imports TensorFlow; the
@@ -107,6 +108,20 @@ def build() -> None:
     text = spec.read_text().rstrip().removesuffix("}")
     spec.write_text(text.rstrip() + ',\n "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}\n}\n')
     print(f"Built {VENV.relative_to(ROOT)} in {time.monotonic() - start:.0f} s")
+
+
+def verify(python: str) -> None:
+    """Stop unless the venv holds the kit's pins where it has them, and Colab's versions everywhere else."""
+    ours = {normalize(n): v for n, v in PIN.findall((ROOT / REQUIREMENTS).read_text())}
+    colab = {normalize(n): v for n, v in PIN.findall(PINS.read_text())}
+    freeze = subprocess.run([uv(), "pip", "freeze", "--python", python], capture_output=True, text=True, check=True)
+    installed = {normalize(n): v for n, v in PIN.findall(freeze.stdout)}
+    wrong = {n: (installed.get(n), v) for n, v in (colab | ours).items() if installed.get(n) != v}
+    if wrong:
+        sys.exit(f"{VENV.name}: installed versions differ from the expected ones (installed, expected): {wrong}")
+    kept = len(colab.keys() - ours.keys())
+    print(f"{VENV.name}: {len(ours)} packages at the kit's pins, {kept} more at Colab's versions (ipykernel "
+          f"{installed['ipykernel']}, IPython {installed['ipython']}, tornado {installed['tornado']})")
 
 
 def check(notebooks: list[str]) -> int:
