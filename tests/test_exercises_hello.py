@@ -5,7 +5,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import sizing
 from fedkit.exercises import hello
 
 CLIENT_FLOATS = tff.FederatedType(np.float32, tff.CLIENTS)
@@ -66,10 +65,11 @@ def test_fraction_between_fails_wrong_answers(wrong):
 
 def test_bits_accepts_the_count_and_refuses_a_wrong_one(capsys):
     fraction = fraction_with(between)
-    cost = sizing.communication_cost(fraction)
-    hello.check_bits(fraction, down=cost.broadcast_bits, up=cost.aggregate_bits)
+    # Down: the two float32 bounds broadcast, and each client's float32 reading passed in; up: one float32 flag.
+    hello.check_bits(fraction, down=3 * 32, up=32)
     assert "Right:" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="down="):
-        hello.check_bits(fraction, down=cost.broadcast_bits - 32, up=cost.aggregate_bits)
+    for down, up in ((2 * 32, 32), (3 * 32, 0), (32, 32)):
+        with pytest.raises(AssertionError, match="down="):
+            hello.check_bits(fraction, down=down, up=up)
     with pytest.raises(AssertionError, match="not a TFF computation"):
         hello.check_bits(lambda: None, down=0, up=0)

@@ -73,8 +73,8 @@ def check_bits(computation: tff.Computation, down: int, up: int) -> None:
     cost = sizing.communication_cost(computation)
     _require(
         (down, up) == (cost.broadcast_bits, cost.aggregate_bits),
-        f"down={down}, up={up} bits per client is not what it moves: count 32 bits per float32, once for each "
-        "broadcast value and each client value passed in (down), and once for each client value that a "
-        "sum, mean or max collects (up). `sizing.communication_cost(...).by_intrinsic` lists them.",
+        f"down={down}, up={up} bits per client is not what it moves: count 32 bits per float32; down, each "
+        "broadcast value and the client's own reading passed in from Python; up, each value that a sum, "
+        "mean or max collects from the client. `sizing.communication_cost(...).by_intrinsic` lists them.",
     )
     print(f"Right: {down} bits down and {up} bits up per client ({cost.by_intrinsic}).")
