@@ -37,3 +37,46 @@ def plot_runs(
     fig.tight_layout()
     if save_as:
         fig.savefig(output_path("figures", save_as), dpi=120)
+
+
+def plot_label_distributions(
+    counts: Mapping[str, Sequence[int]], title: str = "share of each label", save_as: str | None = None
+) -> None:
+    """Grouped bars, one group per label: each named count vector (a writer, or all writers) as shares of its total."""
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    width = 0.8 / len(counts)
+    for i, (name, c) in enumerate(counts.items()):
+        total = sum(int(v) for v in c)
+        ax.bar([label + (i - (len(counts) - 1) / 2) * width for label in range(len(c))],
+               [int(v) / total for v in c], width, label=f"{name} ({total})")  # fmt: skip
+    first = next(iter(counts.values()))
+    ax.set(xlabel="label", ylabel="share of the client's examples", title=title, xticks=range(len(first)))
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    if save_as:
+        fig.savefig(output_path("figures", save_as), dpi=120)
+
+
+def plot_mean_images(images: Mapping[str, object], save_as: str | None = None) -> None:
+    """One panel per named image (e.g. each writer's mean digit), side by side on the same gray scale."""
+    fig, axes = plt.subplots(1, len(images), figsize=(1.8 * len(images), 2.2), squeeze=False)
+    for ax, (name, image) in zip(axes[0], images.items(), strict=True):
+        ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    if save_as:
+        fig.savefig(output_path("figures", save_as), dpi=120)
+
+
+def plot_client_sizes(sizes: Sequence[int], bins: int = 20, save_as: str | None = None) -> None:
+    """Histogram of the number of examples per client."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(sizes, bins=bins)
+    ax.set(xlabel="examples", ylabel="clients", title=f"examples per client ({len(sizes)} clients)")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if save_as:
+        fig.savefig(output_path("figures", save_as), dpi=120)
