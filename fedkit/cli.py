@@ -94,9 +94,10 @@ def parser() -> argparse.ArgumentParser:
 
 def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clients: int) -> dict:
     """Per-client and per-round bits of one FedAvg round of this configuration."""
-    from fedkit import sizing, training
+    from fedkit import runtime, sizing, training
 
-    process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+    with runtime.reraise_swallowed_interrupt():
+        process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import contextlib
 import ctypes
 import os
 import signal
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -108,6 +109,33 @@ def _handle_sigterm() -> None:
     if threading.current_thread() is threading.main_thread() and not in_kernel:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+@contextlib.contextmanager
+def reraise_swallowed_interrupt() -> Iterator[None]:
+    """Raise KeyboardInterrupt at the end of the block if a Ctrl-C arrived in it and was lost.
+
+    TensorFlow's tracing sometimes swallows the KeyboardInterrupt of a Ctrl-C (Python raises it in
+    whatever code runs when the signal arrives, and some of TF's code catches and drops it). The
+    block notes each SIGINT, so a lost one is raised again once the block is done.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # SIGINT ignored or left to the OS: nothing to note
+        return
+    received = []
+
+    def note(signum, frame):
+        received.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:  # reached only when no exception (the KeyboardInterrupt itself) left the block
+        raise KeyboardInterrupt
 
 
 class WorkerProcess:

@@ -1,25 +1,39 @@
-"""`python -m fedkit cost`: the same figures as fedkit.sizing, as a table or JSON."""
+"""`python -m fedkit`: the same figures as fedkit.sizing, as a table or JSON; every error one line."""
 
 import json
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT, run_python
 
-from fedkit import cli, models
+from fedkit import cli, models, specs, training
 
 
-def run_cli(*args):
-    import subprocess
-
+def run_cli(*args, timeout=300):
     return subprocess.run(
-        [sys.executable, "-m", "fedkit", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "fedkit", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
     )
+
+
+def assert_quiet(stderr: str) -> None:
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, status: int, *words: str) -> None:
+    assert result.returncode == status, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("python -m fedkit: error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
 
 
 def test_cost_json_and_table():
     result = run_cli("cost", "--model", "cnn", "--broadcast", "uniform:8", "--aggregate", "uniform:8", "--json")
     assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
     report = json.loads(result.stdout)
     for key in ("broadcast_bits_per_client", "aggregate_bits_per_client", "broadcast_bits_per_round",
                 "aggregate_bits_per_round"):  # fmt: skip
@@ -29,14 +43,31 @@ def test_cost_json_and_table():
 
     table = run_cli("cost", "--clients", "10")
     assert table.returncode == 0, table.stderr
+    assert_quiet(table.stderr)
     assert table.stdout.count("507.62Mibit") == 2  # broadcast and aggregate per round, as published
+
+
+def test_table_columns_never_run_together():
+    huge = 2**62
+    report = {"model": "cnn", "broadcast": "identity", "aggregate": "identity", "threshold": 0, "clients": 1,
+              "broadcast_bits_per_client": huge, "aggregate_bits_per_client": huge,
+              "broadcast_bits_per_round": huge * cli.MAX_CLIENTS, "aggregate_bits_per_round": huge * cli.MAX_CLIENTS,
+              "not_static": []}  # fmt: skip
+    for line in cli._table(report).splitlines()[2:]:
+        assert len(line.split()) == 3, line  # name, per client, per round: each its own column
 
 
 @pytest.mark.parametrize(
     "args, message",
     [(["cost", "--broadcast", "zip:8"], "unknown encoder 'zip'"), (["cost", "--aggregate", "uniform:99"], "'99'"),
-     (["cost", "--clients", "0"], "'0' is not a whole number >= 1"), (["cost", "--model", "vgg"], "invalid choice"),
-     (["train"], "invalid choice")],
+     (["cost", "--broadcast", "uniform:²"], "'²'"), (["cost", "--threshold", "٣"], "'٣'"),
+     (["cost", "--clients", "0"], "'0' is not a whole number from 1"),
+     (["cost", "--clients", "1e20"], "'1e20' is not a whole number"),
+     (["cost", "--clients", "100000000000000000000"], "fedkit's limit"),
+     (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
+     (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
+     (["reproduce", "sweep", "--seeds", "-1"], "'-1'"),
+     (["cost", "--model", "vgg"], "invalid choice"), (["train"], "invalid choice")],
 )  # fmt: skip
 def test_bad_flags_name_the_value(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -45,6 +76,71 @@ def test_bad_flags_name_the_value(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_cli_names_match_the_library():
+    assert specs.MODELS == models.MODELS
+    assert set(specs.TFF_AGGREGATORS) == set(training.TFF_AGGREGATORS)
+
+
+def test_arguments_are_checked_before_tensorflow_is_imported():
+    code = (
+        "import sys\n"
+        "from fedkit import cli\n"
+        "for args in (['cost', '--clients', '1e20'], ['cost', '--broadcast', 'uniform:²'], ['--help']):\n"
+        "    try:\n"
+        "        cli.main(args)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code in (0, 2), e.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'grpc', 'numpy'))))\n"
+    )  # fmt: skip
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "fedkit", "--help"], capture_output=True,
+                             text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert imports.returncode == 0 and "reproduce" in imports.stdout
+    assert "fedkit.cli" in imports.stderr and "tensorflow" not in imports.stderr
+
+
 def test_module_entry_point_help():
     result = run_python("import sys; sys.argv=['fedkit', '--help']; import runpy; runpy.run_module('fedkit')")
     assert result.returncode == 0 and "cost" in result.stdout
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+@pytest.mark.parametrize(
+    "flag, where", [("--out", "file"), ("--out", "unwritable"), ("--cache-dir", "file"), ("--cache-dir", "unwritable")]
+)
+def test_unusable_folders_are_one_line_errors_before_anything_is_loaded(flag, where, a_file, tmp_path):
+    # /proc refuses new entries even to root, for whom permission bits would not.
+    folder = a_file / "sub" if where == "file" else "/proc/fedkit-test/sub"
+    other = "--cache-dir" if flag == "--out" else "--out"
+    result = run_cli("reproduce", "sweep", flag, str(folder), other, str(tmp_path / "other"), timeout=60)
+    assert_one_line_error(result, 2, flag, "folder")
+    assert not (tmp_path / "other").exists()
+
+
+def test_too_many_clients_is_one_line_error_and_writes_nothing(sample_cache, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("reproduce", "sweep", "--clients", "500", "--only", "identity", "--cache-dir", str(sample_cache),
+                     "--out", str(out))  # fmt: skip
+    assert_one_line_error(result, 2, "--clients 500", "at most")
+    assert not out.exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fedkit", "cost"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # whatever the runner's disposition
+    )  # fmt: skip
+    time.sleep(3)  # inside the command (TensorFlow's import alone takes longer)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
+    assert_one_line_error(result, 130, "interrupted")

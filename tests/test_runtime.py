@@ -4,7 +4,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,17 +51,79 @@ def test_worker_ends_with_its_process(ending):
     assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived (ending={ending!r})"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as a terminal gives them, whatever this test runner inherited.
+
+    Background jobs, nohup and many CI runners start programs with SIGINT ignored, and Python then
+    keeps ignoring it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_worker_ends_when_process_is_interrupted_or_killed(sig):
     proc = subprocess.Popen(
         [sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=default_signals,
     )  # fmt: skip
     worker_pid = int(proc.stdout.readline())
     assert pid_alive(worker_pid)
+    # The worker's log is an unlinked file: nothing is left in the temp folder even after SIGKILL.
+    assert os.readlink(f"/proc/{worker_pid}/fd/1").endswith("(deleted)")
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived {sig.name}"
+    assert not list(Path(tempfile.gettempdir()).glob(f"fedkit-worker-{proc.pid}-*"))
+    if sig == signal.SIGTERM:  # a clean exit: SystemExit, with the shell's status for a signal
+        assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
+    elif sig == signal.SIGINT:
+        assert proc.returncode == 1 and stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+
+
+def test_sigterm_handler_of_the_user_is_kept():
+    code = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (print('mine', flush=True), sys.exit(7)))\n"
+        + START_WORKER + "import os, time; os.kill(os.getpid(), signal.SIGTERM); time.sleep(60)"
+    )  # fmt: skip
+    result = run_python(code, timeout=180)
+    worker_pid = int(result.stdout.split()[0])
+    assert result.returncode == 7 and "mine" in result.stdout, result.stderr
+    assert wait_gone(worker_pid)
+
+
+LEARNER_SCRIPT = """
+import numpy as np, tensorflow_federated as tff
+from fedkit import runtime, training  # no set_local_context(): the default must be fedkit's anyway
+comp = tff.federated_computation(lambda x: tff.federated_mean(x), tff.FederatedType(np.float32, tff.CLIENTS))
+assert comp([1.0, 2.0, 6.0]) == 3.0
+print(type(tff.framework.get_context_stack().current).__name__, [w.process.pid for w in runtime._workers], flush=True)
+"""
+
+
+def test_script_without_set_local_context_runs_on_fedkits_worker_and_ends():
+    # stdout is a pipe, as in `python my_script.py | cat`: a worker holding it open would hang this.
+    result = run_python(LEARNER_SCRIPT, timeout=240)
+    assert result.returncode == 0, result.stderr
+    context, pids = result.stdout.split(maxsplit=1)
+    worker_pid = int(pids.strip("[]\n"))
+    assert context == "SyncExecutionContext"
+    assert wait_gone(worker_pid), f"worker_binary {worker_pid} outlived the script"
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+
+
+def test_tff_imported_before_fedkit_gets_fedkits_default_context():
+    code = (
+        "import tensorflow_federated as tff\n"
+        "before = type(tff.framework.get_context_stack().current).__name__\n"
+        "import fedkit\n"
+        "print(before, type(tff.framework.get_context_stack().current).__name__)\n"
+    )  # fmt: skip
+    result = run_python(code, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["SyncExecutionContext", "LazyLocalContext"]
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_shutdown_stops_workers_and_restart_works(tff_context):

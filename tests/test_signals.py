@@ -1,0 +1,86 @@
+"""Jupyter: an interrupted computation leaves the kernel usable; a restarted kernel leaves no worker."""
+
+import queue
+import time
+
+import pytest
+from test_runtime import pid_alive, wait_gone
+
+jupyter_client = pytest.importorskip("jupyter_client")
+
+SETUP = """
+import numpy as np, tensorflow as tf, tensorflow_federated as tff
+from fedkit import runtime
+comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
+
+@tff.tensorflow.computation
+def spin():  # a computation that keeps the worker busy for a while, as a long round does
+    return tf.while_loop(lambda i: i < 30_000_000, lambda i: i + 1, [0])
+
+print(comp([1, 2, 3]), [w.process.pid for w in runtime._workers])
+"""
+
+
+def execute(client, code: str, timeout: float = 300) -> tuple[dict, str]:
+    """Run `code` in the kernel; return the reply's content and the cell's printed text."""
+    out = []
+    reply = client.execute_interactive(
+        code, timeout=timeout, output_hook=lambda m: out.append(m["content"].get("text", ""))
+    )
+    return reply["content"], "".join(out)
+
+
+@pytest.fixture
+def kernel():
+    manager = jupyter_client.KernelManager(kernel_name="fedkit")
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=120)
+    reply, out = execute(client, SETUP)
+    assert reply["status"] == "ok", reply
+    assert out.split()[0] == "6"
+    worker_pid = int(out.split("[")[1].split("]")[0])
+    yield manager, client, worker_pid
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+    assert wait_gone(worker_pid)
+
+
+def wait_for_text(client, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = client.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if text in msg["content"].get("text", ""):
+            return
+    raise AssertionError(f"the kernel never printed {text!r}")
+
+
+def test_interrupt_during_a_computation_leaves_the_kernel_usable(kernel):
+    manager, client, worker_pid = kernel
+    msg_id = client.execute("print('running', flush=True)\nwhile True:\n    spin()\n")
+    wait_for_text(client, "running", timeout=120)
+    time.sleep(2)  # inside a computation on the worker
+    manager.interrupt_kernel()
+    deadline = time.monotonic() + 120
+    while True:
+        reply = client.get_shell_msg(timeout=max(1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    reply, out = execute(client, "print(comp([4, 5]), [w.process.pid for w in runtime._workers])", timeout=180)
+    assert reply["status"] == "ok", reply
+    assert out.split()[0] == "9" and f"[{worker_pid}]" in out and pid_alive(worker_pid)
+
+
+@pytest.mark.parametrize("now", [False, True])  # a polite restart (shutdown request), and a kill
+def test_restart_leaves_no_worker_of_the_old_kernel(kernel, now):
+    manager, client, worker_pid = kernel
+    manager.restart_kernel(now=now)
+    client.wait_for_ready(timeout=120)
+    assert wait_gone(worker_pid, seconds=30), f"worker_binary {worker_pid} of the old kernel survived the restart"
+    reply, out = execute(client, SETUP)
+    assert reply["status"] == "ok" and out.split()[0] == "6", reply
