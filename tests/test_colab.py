@@ -178,6 +178,11 @@ def test_colab_cells_go_right_after_the_title_once(notebook_copies):
     text = path.read_text()
     assert colab_cells.main([str(path)]) == 0 and path.read_text() == text  # idempotent
     assert colab_cells.main(["--check", str(path)]) == 0
+    # Running the notebook in place adds an execution count and timings: still up to date.
+    setup.execution_count, setup.metadata["execution"] = 3, {"iopub.status.idle": "2026-11-22T04:38:37Z"}
+    nbformat.write(after, path)
+    assert colab_cells.main(["--check", str(path)]) == 0
+    assert setup.metadata["cellView"] == "form" and setup.source.startswith("#@title ")
 
 
 def test_colab_cells_check_fails_when_the_generator_changes(notebook_copies, monkeypatch):

@@ -24,7 +24,7 @@ BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
 def expected_cells(repo_path: str) -> list[nbformat.NotebookNode]:
     """The badge and setup cells for the notebook at `repo_path` (relative to the repository root)."""
     badge = nbformat.v4.new_markdown_cell(badge_markdown(repo_path), id=BADGE_ID)
-    setup = nbformat.v4.new_code_cell(setup_cell_source(), id=SETUP_ID)
+    setup = nbformat.v4.new_code_cell(setup_cell_source(), id=SETUP_ID, metadata={"cellView": "form"})
     return [badge, setup]
 
 
@@ -48,8 +48,9 @@ def differs(path: Path, name: str | None = None) -> bool:
     nb = nbformat.read(path, as_version=4)
     current = [cell for cell in nb.cells if cell.get("id") in {BADGE_ID, SETUP_ID}]
     want = expected_cells(name or repo_path(path))
-    same = [(c.cell_type, c.source, c.get("outputs", [])) for c in current] == [
-        (c.cell_type, c.source, c.get("outputs", [])) for c in want
+    # Execution counts and timing metadata (added when a notebook is run in place) do not count.
+    same = [(c.cell_type, c.source, c.metadata.get("cellView"), c.get("outputs", [])) for c in current] == [
+        (c.cell_type, c.source, c.metadata.get("cellView"), c.get("outputs", [])) for c in want
     ]
     return not same or nb.cells[1:3] != current
 
