@@ -51,8 +51,7 @@ def check_fewer_clients(history: History, history_fewer: History) -> None:
     row, row_fewer = history.rows[shared - 1], history_fewer.rows[shared - 1]
     print(f"Right: {fewer} clients per round move {fewer}/{clients} of the bits "
           f"({row_fewer['cumulative_broadcast_bits']:,} against {row['cumulative_broadcast_bits']:,} broadcast bits "
-          f"after {shared} rounds); training accuracy in round {shared}: "
-          f"{row_fewer['accuracy']:.3f} against {row['accuracy']:.3f}.")  # fmt: skip
+          f"after {shared} rounds); compare the accuracies with plots.plot_runs.")  # fmt: skip
 
 
 def check_more_epochs(history: History, history_epochs: History) -> None:
