@@ -19,7 +19,10 @@ on_exit() {
 }
 trap on_exit EXIT
 
-"$python" -m venv "$venv"
+if ! "$python" -m venv "$venv"; then
+  echo "\`$python -m venv\` failed: on Debian or Ubuntu install python3.11-venv (apt), then run \`make setup\` again." >&2
+  exit 1
+fi
 "$venv/bin/python" -m pip install --quiet "$(grep -o '^uv==[^ ]*' requirements.txt)"
 "$venv/bin/uv" pip install --python "$venv/bin/python" --no-deps -r requirements.txt
 "$venv/bin/uv" pip install --python "$venv/bin/python" --no-deps --no-build-isolation -e .
