@@ -1,4 +1,4 @@
-"""The tutorials' Keras models and their `tff.learning` wrappers."""
+"""The tutorials' Keras models, their `tff.learning` wrappers, and the dense model written by hand for TFF."""
 
 from __future__ import annotations
 
