@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -56,7 +59,6 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from {low} to {high:,} (fedkit's limit)")
         return int(text)
 
-    parse.__name__ = f"whole number {low}-{high}"  # argparse names the type in some messages
     return parse
 
 
@@ -116,12 +118,12 @@ def _table(report: dict) -> str:
     for direction in ("broadcast", "aggregate"):
         per_client, per_round = report[f"{direction}_bits_per_client"], report[f"{direction}_bits_per_round"]
         rows.append((direction, format_size(per_client), format_size(per_round)))
-    # Columns as wide as their widest cell, two spaces apart: no size can run into its neighbour.
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    # Columns 12, 16 and 16 wide, wider where a cell needs it: at least two spaces between cells.
+    w0, w1, w2 = (max(least, 2 + max(len(row[i]) for row in rows)) for i, least in enumerate((12, 16, 16)))
     lines = [
         f"FedAvg {report['model']}: broadcast {report['broadcast']}, aggregate {report['aggregate']}, "
         f"threshold {report['threshold']}, {report['clients']} clients per round",
-        *(f"{a:<{widths[0]}}  {b:>{max(widths[1], 14)}}  {c:>{max(widths[2], 14)}}" for a, b, c in rows),
+        *(f"{a:<{w0}}{b:>{w1}}{c:>{w2}}" for a, b, c in rows),
     ]
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
     return "\n".join(lines)
@@ -145,9 +147,31 @@ def _error(message: str, status: int) -> int:
     return status
 
 
+def _stop_now(signum: int, frame) -> None:
+    """Ctrl-C or SIGTERM: stop the workers, say so in one line, exit 128 + signal at once.
+
+    Not by an exception: Python raises it wherever the signal lands, and where that is a GC callback
+    (jax installs one) it is printed as "Exception ignored" and lost.
+    """
+    runtime = sys.modules.get("fedkit.runtime")
+    if runtime is not None:
+        runtime.shutdown()
+    sys.stdout.flush()
+    print(f"{PROG}: error: {'interrupted' if signum == signal.SIGINT else 'terminated'}", file=sys.stderr, flush=True)
+    os._exit(128 + signum)
+
+
+def _stop_now_on_signals() -> None:
+    for signum, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(signum) == default:  # not ignored (nohup, background job), not taken by a caller
+            signal.signal(signum, _stop_now)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m fedkit`: library errors are one line (exit 2, or 1 if the run failed)."""
     args = parser().parse_args(argv)
+    if argv is None and threading.current_thread() is threading.main_thread():  # a command, not a call
+        _stop_now_on_signals()
     try:
         if args.command == "cost":
             report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients)

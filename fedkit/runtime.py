@@ -37,7 +37,6 @@ _PR_SET_PDEATHSIG = 1
 _LINUX = sys.platform.startswith("linux")
 _workers: list[WorkerProcess] = []
 _spawner: concurrent.futures.ThreadPoolExecutor | None = None
-_local_context: tff.framework.SyncContext | None = None
 
 
 def worker_binary_path() -> Path:
@@ -154,8 +153,12 @@ class WorkerProcess:
         args = [str(worker_binary_path()), f"--port={ask}", "--max_concurrent_computation_calls=-1"]
         self.process = _spawn(args, self.log)
         _workers.append(self)
-        self.port = ask or self._wait_for_port(startup_timeout)
-        self._wait_ready(startup_timeout)
+        try:
+            self.port = ask or self._wait_for_port(startup_timeout)
+            self._wait_ready(startup_timeout)
+        except BaseException:  # a Ctrl-C while it starts, too
+            self.stop()
+            raise
 
     @property
     def address(self) -> str:
@@ -266,27 +269,41 @@ def shutdown() -> None:
         worker.stop()
 
 
-def set_local_context() -> WorkerProcess:
-    """Start one local worker and make it TFF's default execution context."""
-    shutdown()
-    global _local_context
-    worker = WorkerProcess()
-    _local_context = tff.framework.SyncExecutionContext(**_context_kwargs(worker.address))
-    tff.framework.set_default_context(_local_context)
-    return worker
+class LocalContext(tff.framework.SyncContext):
+    """One fedkit-owned local worker as a TFF context: started on the first computation (or at once
+    with `start=True`), and replaced by a fresh one after an interrupted computation.
 
+    (The worker would go on computing the abandoned call, and the next call would wait for it: a
+    Jupyter cell after an interrupted round would hang.)
+    """
 
-class LazyLocalContext(tff.framework.SyncContext):
-    """fedkit's default context until one is set: the first computation calls `set_local_context()`."""
-
-    def __init__(self) -> None:
+    def __init__(self, start: bool = False) -> None:
+        self.worker: WorkerProcess | None = None
         self._context: tff.framework.SyncContext | None = None
+        if start:
+            self._start()
+
+    def _start(self) -> None:
+        self.worker = WorkerProcess()
+        self._context = tff.framework.SyncExecutionContext(**_context_kwargs(self.worker.address))
 
     def invoke(self, comp, arg):
         if self._context is None:
-            set_local_context()
-            self._context = _local_context
-        return self._context.invoke(comp, arg)
+            self._start()
+        try:
+            return self._context.invoke(comp, arg)
+        except KeyboardInterrupt:
+            self.worker.stop()
+            self.worker = self._context = None
+            raise
+
+
+def set_local_context() -> WorkerProcess:
+    """Start one local worker and make it TFF's default execution context."""
+    shutdown()
+    context = LocalContext(start=True)
+    tff.framework.set_default_context(context)
+    return context.worker
 
 
 def _is_tffs_own_local_context(context) -> bool:
@@ -296,21 +313,21 @@ def _is_tffs_own_local_context(context) -> bool:
 
 
 def adopt_default_context() -> None:
-    """Replace TFF's own local default context (whose worker outlives Python) by a `LazyLocalContext`.
+    """Replace TFF's own local default context (whose worker outlives Python) by a `LocalContext`.
 
     Called when TFF is imported next to fedkit. The replaced context is dropped while Python is
     whole, so its finalizer never runs at interpreter teardown (where it prints a traceback).
     """
     stack = tff.framework.get_context_stack()
     if _is_tffs_own_local_context(stack._stack[0]):  # the bottom of the stack is the default context
-        stack.set_default_context(LazyLocalContext())
+        stack.set_default_context(LocalContext())
 
 
 def _at_exit() -> None:
     shutdown()
     # Drop the context (and its event-loop thread) now rather than during interpreter teardown.
     if threading.current_thread() is threading.main_thread():
-        tff.framework.get_context_stack().set_default_context(LazyLocalContext())
+        tff.framework.get_context_stack().set_default_context(LocalContext())
 
 
 def set_multi_worker_context(workers: int | Sequence[str]) -> list[str]:

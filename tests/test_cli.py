@@ -12,7 +12,7 @@ from conftest import ROOT, run_python
 from fedkit import cli, models, specs, training
 
 
-def run_cli(*args, timeout=300):
+def run_cli(*args, timeout=900):
     return subprocess.run(
         [sys.executable, "-m", "fedkit", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
     )

@@ -108,7 +108,7 @@ def test_script_without_set_local_context_runs_on_fedkits_worker_and_ends():
     assert result.returncode == 0, result.stderr
     context, pids = result.stdout.split(maxsplit=1)
     worker_pid = int(pids.strip("[]\n"))
-    assert context == "SyncExecutionContext"
+    assert context == "LocalContext"
     assert wait_gone(worker_pid), f"worker_binary {worker_pid} outlived the script"
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
 
@@ -122,7 +122,7 @@ def test_tff_imported_before_fedkit_gets_fedkits_default_context():
     )  # fmt: skip
     result = run_python(code, timeout=240)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["SyncExecutionContext", "LazyLocalContext"]
+    assert result.stdout.split() == ["SyncExecutionContext", "LocalContext"]
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
