@@ -12,7 +12,7 @@ import re
 
 from fedkit import __version__
 
-# The one place that names the repository: the badge, the setup cell and the README follow it.
+# The one place that names the repository (set it to the real one): the badge and the setup cell follow it.
 REPO_URL = "https://github.com/fedkit-org/fedkit"
 BRANCH = "main"
 TFF_VERSION = "0.87.0"
