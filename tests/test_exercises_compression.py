@@ -52,3 +52,14 @@ def test_pareto_front(capsys):
         ex.check_pareto_front(["a", "b"], ROWS)
     with pytest.raises(AssertionError, match="not configurations"):
         ex.check_pareto_front(["z"], ROWS)
+
+
+def test_shipped_sweep_rows_and_its_front(capsys):
+    rows = ex.shipped_sweep_rows()
+    assert len(rows) == 15 and rows[0]["configuration"] == "identity"
+    assert rows[0]["downlink_bits_per_client_round"] == round(50.76 * 2**20)
+    front = ex.pareto_names(rows)
+    assert "identity" in front and "hadamard:8 both" not in front  # most accurate; dominated by uniform:8 both
+    ex.check_pareto_front(front, rows)
+    with pytest.raises(AssertionError, match="dominated"):
+        ex.check_pareto_front([*front, "kashin:8 both"], rows)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import tensorflow_federated as tff
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, models, sizing, stages
+from fedkit import encoders, models, paths, sizing, stages
 
 DENSE_KERNEL = (3136, 512)
+FULL_SWEEP = "sweep-2026-11-22.md"  # the full sweep's table, shipped in results/
+_UNITS = {"bit": 1, "Kibit": 2**10, "Mibit": 2**20, "Gibit": 2**30}
 
 
 def _bits(build, elements: int) -> int:
@@ -77,6 +81,31 @@ def pareto_names(rows: Sequence[dict]) -> list[str]:
                    and (total(o), o["test_accuracy"]) != (total(r), r["test_accuracy"]) for o in rows)  # fmt: skip
 
     return [r["configuration"] for r in rows if not dominated(r)]
+
+
+def _bits_of(size: str) -> int:
+    """'14.65Mibit' -> bits (to the two decimals printed)."""
+    match = re.fullmatch(r"([\d.]+)(bit|Kibit|Mibit|Gibit)", size)
+    if not match:
+        raise ValueError(f"{size!r} is not a size as format_size prints it (e.g. '14.65Mibit').")
+    return round(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def shipped_sweep_rows(path: str | Path | None = None) -> list[dict]:
+    """The shipped full sweep's table as rows (bits to the table's two decimals, test accuracy)."""
+    path = Path(path) if path else paths.project_root() / "results" / FULL_SWEEP
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| ")]
+    head = [h.strip() for h in lines[0].strip("|").split("|")]
+    rows = []
+    for line in lines[1:]:
+        cells = dict(zip(head, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        rows.append({
+            "configuration": cells["configuration"],
+            "downlink_bits_per_client_round": _bits_of(cells["down / client / round"]),
+            "uplink_bits_per_client_round": _bits_of(cells["up / client / round"]),
+            "test_accuracy": float(cells["test accuracy"]),
+        })  # fmt: skip
+    return rows
 
 
 def check_pareto_front(answer: Sequence[str], rows: Sequence[dict]) -> None:
