@@ -1,18 +1,24 @@
 """Lossy compression with `tensor_encoding`: encoder specs, the tutorial's encoder functions,
 an encoded broadcast and an encoded mean.
 
-Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`.
+Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`; their grammar
+lives in the TensorFlow-free `fedkit.specs` (re-exported here). An encoder applies only to floating
+point variables over the threshold; `applies_to` names them, and an encoded broadcast or mean that
+would encode no variable warns (`UnusedEncoderWarning`), since it then sends exactly what identity sends.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import warnings
 from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_federated as tff
+from tensorflow.python.util import nest  # flatten_with_joined_string_paths
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
+
+from fedkit.specs import DEFAULT_THRESHOLD, ENCODERS, MAX_BITS, EncoderSpec, parse_encoder, register_name  # noqa: F401
 
 
 class _QuietBitpackingWarning(logging.Filter):
@@ -24,48 +30,13 @@ class _QuietBitpackingWarning(logging.Filter):
 
 logging.getLogger().addFilter(_QuietBitpackingWarning())
 
-ENCODERS = ("identity", "uniform", "hadamard", "kashin")
-DEFAULT_THRESHOLD = 10_000
-_MAX_BITS = 16
-_REGISTERED: dict[str, tuple[Callable[[int], te.core.Encoder], int]] = {}
+_BUILDERS: dict[str, Callable[[int], te.core.Encoder]] = {}
 
 
-@dataclasses.dataclass(frozen=True)
-class EncoderSpec:
-    """A parsed encoder spec: a name and, except for identity, its parameter (the bit width for
-    the quantizers; what a registered encoder makes of it, e.g. a percentage, is up to it)."""
-
-    name: str
-    param: int | None = None
-
-    def __str__(self) -> str:
-        return self.name if self.param is None else f"{self.name}:{self.param}"
-
-
-def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
-    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', ...; errors name the bad part."""
-    if isinstance(spec, EncoderSpec):
-        return spec
-    name, _, param = str(spec).strip().partition(":")
-    if name not in ENCODERS and name not in _REGISTERED:
-        known = ", ".join([*ENCODERS, *_REGISTERED])
-        raise ValueError(f"unknown encoder {name!r} in {spec!r}: choose one of {known} (e.g. 'uniform:8').")
-    if name == "identity":
-        if param:
-            raise ValueError(f"encoder {spec!r}: identity takes no bit width; write 'identity'.")
-        return EncoderSpec(name)
-    largest = _REGISTERED[name][1] if name in _REGISTERED else _MAX_BITS
-    what = "parameter" if name in _REGISTERED else "bit width"
-    if not param.isdigit() or not 1 <= int(param) <= largest:
-        raise ValueError(f"{what} {param!r} in {spec!r}: write {name}:N with N from 1 to {largest}.")
-    return EncoderSpec(name, int(param))
-
-
-def register_encoder(name: str, build: Callable[[int], te.core.Encoder], largest: int = _MAX_BITS) -> None:
+def register_encoder(name: str, build: Callable[[int], te.core.Encoder], largest: int = MAX_BITS) -> None:
     """Make `name:N` a valid spec (1 <= N <= `largest`), built by `build(N)`: for new stages."""
-    if name in ENCODERS or ":" in name:
-        raise ValueError(f"encoder name {name!r} is built in or has a ':'; pick another name.")
-    _REGISTERED[name] = (build, largest)
+    register_name(name, largest)
+    _BUILDERS[name] = build
 
 
 def _kashin(bits: int) -> te.core.Encoder:
@@ -96,7 +67,7 @@ def make_encoder(spec: str | EncoderSpec) -> te.core.Encoder:
         return te.encoders.hadamard_quantization(bits=spec.param)
     if spec.name == "kashin":
         return _kashin(spec.param)
-    return _REGISTERED[spec.name][0](spec.param)
+    return _BUILDERS[spec.name](spec.param)
 
 
 def _encoder_for(spec: str | EncoderSpec, threshold: int) -> Callable[[tf.TensorSpec], te.core.Encoder]:
@@ -136,14 +107,79 @@ def _tensor_spec(value_spec: tf.TensorSpec) -> tf.TensorSpec:
     return tf.TensorSpec(value_spec.shape, value_spec.dtype)
 
 
+class UnusedEncoderWarning(UserWarning):
+    """An encoder that applies to no variable: the value travels as with identity."""
+
+
+def _value_names(value_type: tff.Type) -> list[str]:
+    """Paths of a value's tensors in `tf.nest.flatten` order: 'big', 'trainable/0', ..."""
+    return [path or "value" for path, _ in nest.flatten_with_joined_string_paths(
+        tff.types.type_to_tf_tensor_specs(value_type))]  # fmt: skip
+
+
+def _model_variable_names(model_fn: Callable) -> list[str] | None:
+    """The model's weight names (trainable, then non-trainable) in `weights_type_from_model` order."""
+    if not callable(model_fn):
+        return None  # a FunctionalModel: its weights have no names
+    with tf.Graph().as_default():
+        model = model_fn()
+        return [v.name for v in [*model.trainable_variables, *model.non_trainable_variables]]
+
+
+def applies_to(
+    model: Callable | tff.Type, spec: str | EncoderSpec, threshold: int = DEFAULT_THRESHOLD
+) -> list[str]:
+    """Names of the variables `spec` encodes at `threshold`: a model function's weights, or a value type's tensors."""
+    if isinstance(model, tff.Type):
+        value_type, names = model, _value_names(model)
+    else:
+        value_type = tff.learning.models.weights_type_from_model(model)
+        names = _model_variable_names(model) or _value_names(value_type)
+    if parse_encoder(spec).name == "identity":
+        return []
+    tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
+    return [name for name, t in zip(names, tensors, strict=True) if is_encoded(t, threshold)]
+
+
+def _warn_if_unused(
+    value_type: tff.Type, spec: str | EncoderSpec, threshold: int, what: str, model_fn: Callable | None = None
+) -> None:
+    if parse_encoder(spec).name == "identity" or applies_to(value_type, spec, threshold):
+        return
+    tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
+    names = (model_fn and _model_variable_names(model_fn)) or _value_names(value_type)
+    sizes = [t.shape.num_elements() or 0 for t in tensors]
+    whose = {"broadcast": "model", "aggregate": "model update"}
+    largest = f"its largest, {names[sizes.index(max(sizes))]}, has {max(sizes):,} elements" if sizes else "it is empty"
+    warnings.warn(
+        f"{what} encoder '{parse_encoder(spec)}' applies to no variable of the {whose[what]} ({largest}; "
+        f"threshold={threshold:,}): it sends what identity sends; lower the threshold to encode.",
+        UnusedEncoderWarning,
+        stacklevel=3,
+    )
+
+
+class _EncodedMean(tff.aggregators.WeightedAggregationFactory):
+    """`MeanFactory(EncodedSumFactory, EncodedSumFactory)`, warning at `create` if it encodes nothing."""
+
+    def __init__(self, spec: str | EncoderSpec, threshold: int) -> None:
+        encoder_fn = mean_encoder_fn(spec, threshold)
+        self.spec, self.threshold = parse_encoder(spec), threshold
+        self.inner = tff.aggregators.MeanFactory(
+            tff.aggregators.EncodedSumFactory(encoder_fn), tff.aggregators.EncodedSumFactory(encoder_fn)
+        )
+
+    def create(self, value_type, weight_type) -> tff.templates.AggregationProcess:
+        """The inner MeanFactory's process for `value_type` (see `tff.aggregators.MeanFactory.create`)."""
+        _warn_if_unused(value_type, self.spec, self.threshold, "aggregate")
+        return self.inner.create(value_type, weight_type)
+
+
 def encoded_mean(
     spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> tff.aggregators.WeightedAggregationFactory:
     """Weighted mean whose numerator and denominator sums are encoded (the tutorial's aggregation)."""
-    encoder_fn = mean_encoder_fn(spec, threshold)
-    return tff.aggregators.MeanFactory(
-        tff.aggregators.EncodedSumFactory(encoder_fn), tff.aggregators.EncodedSumFactory(encoder_fn)
-    )
+    return _EncodedMean(spec, threshold)
 
 
 def build_encoded_broadcast(
@@ -189,7 +225,9 @@ def encoded_broadcast(
 ) -> tff.learning.templates.DistributionProcess:
     """An encoded broadcast of a model's weights (the removed `build_encoded_broadcast_process_from_model`)."""
     weights_type = tff.learning.models.weights_type_from_model(model_fn)
-    return build_encoded_broadcast(weights_type, broadcast_encoder_fn(spec, threshold))
+    encoder_fn = broadcast_encoder_fn(spec, threshold)
+    _warn_if_unused(weights_type, spec, threshold, "broadcast", model_fn)
+    return build_encoded_broadcast(weights_type, encoder_fn)
 
 
 def encoding_table(

@@ -1,11 +1,13 @@
 """fedkit.encoders: spec parsing, the encoded broadcast and the encoded mean inside TFF."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import encoders
+from fedkit import encoders, models, specs
 
 VALUE_TYPE = tff.StructWithPythonType(
     [("big", tff.TensorType(np.float32, [120, 100])), ("bias", tff.TensorType(np.float32, [7]))], dict
@@ -22,11 +24,16 @@ def test_parse(spec, parsed):
 @pytest.mark.parametrize(
     "spec, message",
     [("zip:8", "unknown encoder 'zip'"), ("uniform", "bit width ''"), ("uniform:0", "bit width '0'"),
-     ("hadamard:x", "bit width 'x'"), ("uniform:17", "from 1 to 16"), ("identity:8", "takes no bit width")],
+     ("hadamard:x", "bit width 'x'"), ("uniform:17", "from 1 to 16"), ("identity:8", "takes no bit width"),
+     ("uniform:\u00b2", "bit width '\u00b2'"), ("kashin:\u0668", "bit width")],
 )  # fmt: skip
 def test_parse_errors_name_the_bad_part(spec, message):
     with pytest.raises(ValueError, match=message):
         encoders.parse_encoder(spec)
+
+
+def test_grammar_is_the_tensorflow_free_one():
+    assert encoders.parse_encoder is specs.parse_encoder and encoders.EncoderSpec is specs.EncoderSpec
 
 
 def test_negative_threshold():
@@ -97,3 +104,25 @@ def test_register_encoder():
         encoders.parse_encoder("coarse:0")
     with pytest.raises(ValueError, match="built in"):
         encoders.register_encoder("uniform", lambda bits: None)
+
+
+def test_applies_to_names_the_encoded_variables():
+    dense, cnn = models.model_fn("dense"), models.model_fn("cnn")
+    assert encoders.applies_to(dense, "kashin:8", 10_000) == []  # 7,840 and 10 elements: under the threshold
+    (kernel,) = encoders.applies_to(dense, "kashin:8", 100)
+    assert "kernel" in kernel
+    assert len(encoders.applies_to(cnn, "uniform:8", 10_000)) == 2  # the 5x5x32x64 conv and the 3136x512 dense
+    assert encoders.applies_to(cnn, "identity", 0) == []
+    assert encoders.applies_to(VALUE_TYPE, "uniform:8", 100) == ["big"]
+
+
+def test_encoder_that_applies_to_nothing_warns():
+    with pytest.warns(encoders.UnusedEncoderWarning, match=r"broadcast encoder 'kashin:8' .*7,840 .*threshold=10,000"):
+        encoders.encoded_broadcast(models.model_fn("dense"), "kashin:8", 10_000)
+    unused = r"aggregate encoder 'uniform:8' .*12,000 .*threshold=20,000"
+    with pytest.warns(encoders.UnusedEncoderWarning, match=unused):
+        encoders.encoded_mean("uniform:8", 20_000).create(VALUE_TYPE, tff.TensorType(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", encoders.UnusedEncoderWarning)
+        encoders.encoded_mean("uniform:8", 100).create(VALUE_TYPE, tff.TensorType(np.float32))
+        encoders.encoded_broadcast(models.model_fn("dense"), "identity", 10_000)
