@@ -1,0 +1,45 @@
+"""The checkers of notebook 02's exercises: a wrong answer fails with a hint, the right one passes."""
+
+import pytest
+import tensorflow as tf
+
+from fedkit import models, training
+from fedkit.exercises import landing
+
+
+@pytest.fixture(scope="module")
+def process():
+    return training.build_fedavg(models.functional_model("dense"), client_lr=0.1, server_lr=0.5)
+
+
+def test_server_learning_rate(process, capsys):
+    with pytest.raises(AssertionError, match="part='client_work'"):
+        landing.check_server_learning_rate(process, "client_work", 0.5)
+    with pytest.raises(AssertionError, match="learning_rate=1.0"):
+        landing.check_server_learning_rate(process, "finalizer", 1.0)
+    landing.check_server_learning_rate(process, "finalizer", 0.5)
+    assert capsys.readouterr().out.startswith("Right: the server optimizer's state is `finalizer`")
+
+
+def test_client_batches(capsys):
+    dataset = tf.data.Dataset.from_tensor_slices(tf.zeros([7, 784])).repeat(10).batch(20)  # 70 examples
+    with pytest.raises(AssertionError, match="batches=3"):
+        landing.check_client_batches(dataset, batches=3, examples=70)
+    with pytest.raises(AssertionError, match="examples=80"):
+        landing.check_client_batches(dataset, batches=4, examples=80)
+    landing.check_client_batches(dataset, batches=4, examples=70)
+    assert "Right: 4 batches, 70 examples" in capsys.readouterr().out
+
+
+def test_resumed(emnist, process, tmp_path, capsys):
+    train, _ = emnist
+    kwargs = dict(clients_per_round=2, seed=1, flat=True, verbose=False)
+    first = training.run_rounds(process, train, 1, checkpoint_dir=tmp_path / "a", **kwargs)[1]
+    second = training.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "a", **kwargs)[1]
+    started_over = training.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "b", **kwargs)[1]
+    with pytest.raises(AssertionError, match="first rows differ"):
+        landing.check_resumed(first, started_over, 1)
+    with pytest.raises(AssertionError, match="rounds_trained=2"):
+        landing.check_resumed(first, second, rounds_trained=2)
+    landing.check_resumed(first, second, rounds_trained=1)
+    assert "resumed after round 1" in capsys.readouterr().out
