@@ -298,8 +298,8 @@ def _read_cache(
     try:
         tff_data = tff.simulation.datasets.emnist.load_data(only_digits=only_digits, cache_dir=str(cached.parent))
         return tuple(
-            in_memory_client_data(data.client_ids, *_parse_split(cached, f"{family}_{split}"))
-            for data, split in zip(tff_data, ("train", "test"), strict=True)
+            in_memory_client_data(client_data.client_ids, *_parse_split(cached, f"{family}_{split}"))
+            for client_data, split in zip(tff_data, ("train", "test"), strict=True)
         )
     except _READ_ERRORS as e:
         raise DataError(f"{cached} cannot be read ({type(e).__name__}: {e}): delete it and load again.") from e
