@@ -1,16 +1,26 @@
-"""A compression sweep: FedAvg CNN runs over a grid of encoders, with a results table and figures."""
+"""A compression sweep: FedAvg CNN runs over a grid of encoders, with a results table and figures.
+
+Each configuration trains once per seed (the process is built once and reused across seeds; one
+evaluation computation serves every configuration). Its test accuracy is the mean over seeds with
+a 95% Student t interval (mean ± t(0.975, n-1) s / sqrt(n)); one seed gives no interval. Bits are
+exact and the same for every seed. A configuration is on the Pareto front when no other one is both
+at most as expensive in total bits and at least as accurate (and better in one of the two).
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fedkit import data, sizing, training
+# TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
+
+DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,18 +74,92 @@ class SweepSettings:
     epochs: int = 2
     client_lr: float = 0.1
     server_lr: float = 1.0
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+
+
+def interval95(values: Sequence[float]) -> float | None:
+    """Half-width of the 95% Student t interval of the mean of `values`; None for fewer than 2."""
+    if len(values) < 2:
+        return None
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+def format_accuracy(mean: float, half_width: float | None, seeds: int) -> str:
+    """'0.923 ± 0.004 (3 seeds)', or '0.923 (1 seed)' with no interval."""
+    if half_width is None:
+        return f"{mean:.3f} ({seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{mean:.3f} ± {half_width:.3f} ({seeds} seeds)"
+
+
+def total_bits(row: dict) -> int:
+    """Bits per client, both directions, over the whole run."""
+    return (row["downlink_bits_per_client_round"] + row["uplink_bits_per_client_round"]) * row["rounds"]
+
+
+def pareto_front(rows: Sequence[dict]) -> list[bool]:
+    """Per row: True when no other row is at most as costly in total bits and at least as accurate, and
+    strictly better in one of the two."""
+    points = [(total_bits(r), r["test_accuracy"]) for r in rows]
+    return [
+        not any(b <= bits and a >= acc and (b < bits or a > acc) for b, a in points)
+        for bits, acc in points
+    ]  # fmt: skip
+
+
+def _first_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_folder(path: Path, what: str, option: str) -> None:
+    """A folder that is, or can be made, and is writable; else one ValueError line with the fix."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file: give a folder with {option}.")
+    existing = _first_existing(path.resolve())
+    if not existing.is_dir():
+        raise ValueError(f"{what} {path} cannot be created ({existing} is a file): give another folder with {option}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path} is not writable: give a writable folder with {option}.")
+
+
+def check_settings(
+    settings: SweepSettings, out_dir: str | Path, cache_dir: str | Path, train_clients: int | None = None
+) -> None:
+    """Refuse bad settings before any work: unusable output or cache folder, too many clients, no seeds."""
+    if not settings.seeds:
+        raise ValueError("seeds=(): give at least one seed, e.g. --seeds 0 1 2.")
+    if min(settings.rounds, settings.clients_per_round, settings.epochs) < 1:
+        raise ValueError(f"rounds={settings.rounds}, clients_per_round={settings.clients_per_round}, "
+                         f"epochs={settings.epochs}: each must be at least 1.")  # fmt: skip
+    _check_folder(Path(out_dir), "output folder", "--out")
+    cache = Path(cache_dir)
+    if not (cache / "emnist_all.sqlite").is_file():  # a cache that holds the data may be read-only
+        _check_folder(cache, "cache folder", "--cache-dir")
+    if train_clients is not None and settings.clients_per_round > train_clients:
+        raise ValueError(f"clients_per_round={settings.clients_per_round} but the training data has only "
+                         f"{train_clients} clients: use --clients {train_clients} or fewer.")  # fmt: skip
 
 
 def run_config(
-    config: SweepConfig, settings: SweepSettings, train, test_data, log_dir: Path | None = None, verbose: bool = True
+    config: SweepConfig,
+    settings: SweepSettings,
+    train,
+    test_data,
+    log_dir: Path | None = None,
+    verbose: bool = True,
+    evaluation=None,
 ):
-    """Train `config` once per seed; return its result row and the first seed's history."""
+    """Train `config` once per seed (one process build); return its result row and the first seed's history."""
+    from fedkit import sizing, training
+
     start = time.perf_counter()
     process = training.build_fedavg("cnn", settings.client_lr, settings.server_lr, config.broadcast,
                                     config.aggregate, config.threshold)  # fmt: skip
     cost = sizing.communication_cost(process.next)
-    evaluation = training.build_evaluation("cnn")
+    evaluation = evaluation or training.build_evaluation("cnn")
     accuracies, losses, histories = [], [], []
     for seed in settings.seeds:
         state, history = training.run_rounds(
@@ -95,7 +179,8 @@ def run_config(
         "uplink_bits_per_client_round": cost.aggregate_bits,
         "not_static": "; ".join(cost.not_static),
         "test_accuracy": float(np.mean(accuracies)),
-        "test_accuracy_std": float(np.std(accuracies)),
+        "test_accuracy_ci95": interval95(accuracies),
+        "test_accuracy_per_seed": " ".join(f"{a:.4f}" for a in accuracies),
         "test_loss": float(np.mean(losses)),
         "rounds": settings.rounds,
         "clients_per_round": settings.clients_per_round,
@@ -125,21 +210,29 @@ def run_sweep(
 ) -> tuple[list[dict], dict]:
     """Run every configuration, print progress (per round with `verbose`), write results.csv/.md and
     figures into `out_dir`."""
+    from fedkit import data, sizing, training
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_settings(settings, out_dir, cache_dir)
     train, test = data.load_emnist(cache_dir=cache_dir, source=source)
+    check_settings(settings, out_dir, cache_dir, train_clients=len(train.client_ids))
+    out_dir.mkdir(parents=True, exist_ok=True)
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]
+    evaluation = training.build_evaluation("cnn")  # one evaluation computation for every configuration
     rows, histories = [], {}
     for i, config in enumerate(configs, 1):
         print(f"[{i}/{len(configs)}] {config.name}: {settings.rounds} rounds x {len(settings.seeds)} seed(s) ...",
               flush=True)  # fmt: skip
         log_dir = out_dir / "tensorboard" / config.name.replace(" ", "_").replace(",", "")
-        row, histories[config.name] = run_config(config, settings, train, test_data, log_dir, verbose)
+        row, histories[config.name] = run_config(config, settings, train, test_data, log_dir, verbose, evaluation)
         rows.append(row)
         down, up = (sizing.format_size(row[f"{d}_bits_per_client_round"]) for d in ("downlink", "uplink"))
-        print(f"    test accuracy {row['test_accuracy']:.3f}, {down} down / {up} up per client per round"
+        accuracy = format_accuracy(row["test_accuracy"], row["test_accuracy_ci95"], len(settings.seeds))
+        print(f"    test accuracy {accuracy}, {down} down / {up} up per client per round"
               f" ({row['wall_seconds']:.0f} s)", flush=True)  # fmt: skip
     add_ratios(rows)
+    for row, on_front in zip(rows, pareto_front(rows), strict=True):
+        row["pareto"] = on_front
     write_tables(rows, out_dir)
     plot_sweep(rows, histories, out_dir)
     return rows, histories
@@ -147,16 +240,19 @@ def run_sweep(
 
 def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table (bits in format_size units, ratios as 3.47x)."""
+    from fedkit import sizing
+
     head = ["configuration", "down / client / round", "up / client / round", "down ratio", "up ratio",
-            "test accuracy", "test loss", "rounds", "seeds", "wall time"]  # fmt: skip
+            "test accuracy (95% interval)", "test loss", "Pareto", "rounds", "seeds", "wall time"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         ratio = [f"{r[k]:.2f}x" if r[k] else "n/a" for k in ("downlink_ratio", "uplink_ratio")]
         lines.append("| " + " | ".join([
             r["configuration"], sizing.format_size(r["downlink_bits_per_client_round"]),
             sizing.format_size(r["uplink_bits_per_client_round"]), *ratio,
-            f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}", f"{r['test_loss']:.3f}",
-            str(r["rounds"]), r["seeds"], f"{r['wall_seconds']:.0f} s",
+            format_accuracy(r["test_accuracy"], r["test_accuracy_ci95"], len(r["seeds"].split())),
+            f"{r['test_loss']:.3f}", "yes" if r.get("pareto") else "", str(r["rounds"]), r["seeds"],
+            f"{r['wall_seconds']:.0f} s",
         ]) + " |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -171,15 +267,21 @@ def write_tables(rows: list[dict], out_dir: Path) -> None:
 
 
 def plot_sweep(rows: list[dict], histories: dict, out_dir: Path) -> None:
-    """Write pareto.png (accuracy against total bits) and accuracy_per_round.png."""
+    """Write pareto.png (accuracy against total bits, 95% intervals, the Pareto front as a step line) and
+    accuracy_per_round.png."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        total = (r["downlink_bits_per_client_round"] + r["uplink_bits_per_client_round"]) * r["rounds"]
-        ax.scatter(total / 2**20, r["test_accuracy"])
-        ax.annotate(r["configuration"], (total / 2**20, r["test_accuracy"]), fontsize=7, xytext=(3, 3),
+    front = pareto_front(rows)
+    for r, on_front in zip(rows, front, strict=True):
+        x = total_bits(r) / 2**20
+        ax.errorbar(x, r["test_accuracy"], yerr=r["test_accuracy_ci95"], fmt="o", capsize=3,
+                    markerfacecolor="C3" if on_front else "white", color="C3" if on_front else "C0")  # fmt: skip
+        ax.annotate(r["configuration"], (x, r["test_accuracy"]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip
+    steps = sorted((total_bits(r) / 2**20, r["test_accuracy"]) for r, f in zip(rows, front, strict=True) if f)
+    ax.step(*zip(*steps, strict=True), where="post", color="C3", label="Pareto front")
+    ax.legend(fontsize=8, loc="lower right")
     ax.set(xscale="log", xlabel="Mibit per client, both directions, whole run", ylabel="federated test accuracy",
            title="accuracy against communication")  # fmt: skip
     ax.grid(alpha=0.3)

@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 
 from fedkit import cli, sizing, sweep
@@ -27,9 +28,31 @@ def test_ratios_against_identity():
     assert [(r["downlink_ratio"], r["uplink_ratio"]) for r in rows] == [(1.0, 1.0), (3.2, 1.0)]
 
 
+def test_interval_over_seeds():
+    assert sweep.interval95([0.9]) is None
+    # t(0.975, 2 degrees of freedom) = 4.3027 (tables); sample std 0.02 over 3 seeds.
+    assert sweep.interval95([0.90, 0.92, 0.94]) == pytest.approx(4.3027 * 0.02 / 3**0.5, rel=1e-4)
+    assert sweep.format_accuracy(0.9234, None, 1) == "0.923 (1 seed)"
+    assert sweep.format_accuracy(0.92, 0.0497, 3) == "0.920 ± 0.050 (3 seeds)"
+    assert sweep.DEFAULT_SEEDS == sweep.SweepSettings().seeds and len(sweep.DEFAULT_SEEDS) >= 3
+
+
+def row(name, down, up, accuracy, rounds=10):
+    return {"configuration": name, "downlink_bits_per_client_round": down, "uplink_bits_per_client_round": up,
+            "test_accuracy": accuracy, "rounds": rounds}  # fmt: skip
+
+
+def test_pareto_front():
+    rows = [row("identity", 100, 100, 0.93), row("8 both", 30, 30, 0.92), row("8 down", 30, 100, 0.92),
+            row("2 both", 8, 8, 0.84), row("worse, dearer", 50, 50, 0.80), row("as 8 both", 30, 30, 0.92)]  # fmt: skip
+    # "8 down" costs more than "8 both" for the same accuracy; ties with equal cost and accuracy both stay.
+    assert sweep.pareto_front(rows) == [True, True, False, True, False, True]
+    assert sweep.pareto_front([row("only", 1, 1, 0.5)]) == [True]
+
+
 def test_tiny_sweep_writes_table_and_figures(emnist, sample_cache, tmp_path):
     configs = sweep.select(sweep.default_grid(), ["identity", "uniform:8 both"])
-    settings = sweep.SweepSettings(rounds=1, clients_per_round=2, epochs=1, seeds=(0,))
+    settings = sweep.SweepSettings(rounds=1, clients_per_round=2, epochs=1, seeds=(0, 1))
     rows, histories = sweep.run_sweep(configs, settings, tmp_path, cache_dir=sample_cache, verbose=False)
     with open(tmp_path / "results.csv") as f:
         table = list(csv.DictReader(f))
@@ -43,6 +66,12 @@ def test_tiny_sweep_writes_table_and_figures(emnist, sample_cache, tmp_path):
     assert int(table[1]["uplink_bits_per_client_round"]) == quantized["uplink_bits_per_client_round"]
     markdown = (tmp_path / "results.md").read_text()
     assert sizing.format_size(quantized["downlink_bits_per_client_round"]) in markdown
+    for r in rows:
+        per_seed = [float(a) for a in r["test_accuracy_per_seed"].split()]
+        assert len(per_seed) == 2 and r["test_accuracy"] == pytest.approx(np.mean(per_seed), abs=1e-4)
+        assert sweep.format_accuracy(r["test_accuracy"], r["test_accuracy_ci95"], 2) in markdown
+    assert [r["pareto"] for r in rows] == sweep.pareto_front(rows)
+    assert "(2 seeds)" in markdown and "± 0.000 |" not in markdown
     assert (tmp_path / "pareto.png").stat().st_size > 0 and (tmp_path / "accuracy_per_round.png").stat().st_size > 0
     assert set(histories) == {"identity", "uniform:8 both"}
 
@@ -56,3 +85,28 @@ def test_cli_list_and_bad_only(capsys):
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "sweep", "--client-lr", "-1"])
     assert "'-1' is not a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("problem", ["out is a file", "out under a file", "cache is a file", "too many clients"])
+def test_bad_settings_are_refused_before_any_work(sample_cache, tmp_path, problem):
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("not a folder")
+    out, cache, clients = tmp_path / "out", sample_cache, 2
+    expected = {"out is a file": "output folder .* is a file: give a folder with --out",
+                "out under a file": "output folder .* cannot be created .*--out",
+                "cache is a file": "cache folder .* is a file: give a folder with --cache-dir",
+                "too many clients": r"clients_per_round=1000 but the training data has only \d+ "}[problem]  # fmt: skip
+    if problem == "out is a file":
+        out = a_file
+    elif problem == "out under a file":
+        out = a_file / "sweep"
+    elif problem == "cache is a file":
+        cache = a_file
+    else:
+        clients = 1000
+    settings = sweep.SweepSettings(rounds=1, clients_per_round=clients, epochs=1, seeds=(0,))
+    configs = sweep.select(sweep.default_grid(), ["identity"])
+    with pytest.raises(ValueError, match=expected) as e:
+        sweep.run_sweep(configs, settings, out, cache_dir=cache, verbose=False)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "out").exists() and a_file.read_text() == "not a folder"  # nothing half-written
