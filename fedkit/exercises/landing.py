@@ -27,7 +27,7 @@ def check_server_learning_rate(
         f"part={part!r}: look for `learning_rate` in trainer.initialize.type_signature; the server optimizer's "
         "state is the part that applies the averaged update to the model (the last step of a round).",
     )
-    value = float(getattr(process.initialize(), part).learning_rate)
+    value = float(getattr(process.initialize(), part)["learning_rate"])
     _require(
         np.isclose(learning_rate, value),
         f"learning_rate={learning_rate}: read it from trainer.initialize().{part} (the landing example never "
