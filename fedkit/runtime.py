@@ -69,10 +69,14 @@ def _listening_port(pid: int) -> int | None:
     return None
 
 
+# Looked up here, not in the child: between fork and exec a threaded process must do as little as it can.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if _LINUX else None
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec: ask the kernel to SIGKILL it when we die.
-    if _LINUX:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _spawn(args: list[str], log) -> subprocess.Popen:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import ROOT, run_python
+from test_runtime import terminal_signals
 
 from fedkit import cli, models, specs, training
 
@@ -135,10 +136,9 @@ def test_too_many_clients_is_one_line_error_and_writes_nothing(sample_cache, tmp
 
 
 def test_ctrl_c_is_one_line_and_exit_130():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fedkit", "cost"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # whatever the runner's disposition
-    )  # fmt: skip
+    with terminal_signals():  # whatever the disposition this runner inherited
+        proc = subprocess.Popen([sys.executable, "-m", "fedkit", "cost"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     time.sleep(3)  # inside the command (TensorFlow's import alone takes longer)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

@@ -30,7 +30,7 @@ def test_four_processes_start_workers_at_once(tmp_path):
     ]
     time.sleep(2)
     go.touch()
-    outputs = [p.communicate(timeout=600) for p in procs]
+    outputs = [p.communicate(timeout=1800) for p in procs]
     for proc, (_, stderr) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, stderr
     workers = [tuple(map(int, out.split())) for out, _ in outputs]

@@ -1,5 +1,6 @@
 """fedkit.runtime: contexts run computations, and no worker_binary outlives its Python process."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,33 +47,38 @@ def wait_gone(pid: int, seconds: float = 10) -> bool:
 @pytest.mark.parametrize("ending", ["", "raise RuntimeError('boom')", "os._exit(0)"])
 def test_worker_ends_with_its_process(ending):
     # capture_output: if the worker kept the pipe open, this would hang until the timeout.
-    result = run_python(START_WORKER + ending, timeout=120)
+    result = run_python(START_WORKER + ending, timeout=900)
     worker_pid = int(result.stdout.split()[0])
     assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived (ending={ending!r})"
 
 
-def default_signals() -> None:
-    """In the child: SIGINT and SIGTERM as a terminal gives them, whatever this test runner inherited.
+@contextlib.contextmanager
+def terminal_signals():
+    """Children started in the block get SIGINT and SIGTERM as a terminal gives them, whatever this
+    test runner inherited (background jobs, nohup and many CI runners ignore SIGINT, and an ignored
+    signal stays ignored in children; a handled one is reset to the default at exec).
 
-    Background jobs, nohup and many CI runners start programs with SIGINT ignored, and Python then
-    keeps ignoring it.
+    Not with preexec_fn: Python code between fork and exec can crash a process that has threads.
     """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_worker_ends_when_process_is_interrupted_or_killed(sig):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=default_signals,
-    )  # fmt: skip
+    with terminal_signals():
+        proc = subprocess.Popen([sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     worker_pid = int(proc.stdout.readline())
     assert pid_alive(worker_pid)
     # The worker's log is an unlinked file: nothing is left in the temp folder even after SIGKILL.
     assert os.readlink(f"/proc/{worker_pid}/fd/1").endswith("(deleted)")
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=300)
     assert wait_gone(worker_pid), f"worker_binary {worker_pid} survived {sig.name}"
     assert not list(Path(tempfile.gettempdir()).glob(f"fedkit-worker-{proc.pid}-*"))
     if sig == signal.SIGTERM:  # a clean exit: SystemExit, with the shell's status for a signal
@@ -87,7 +93,7 @@ def test_sigterm_handler_of_the_user_is_kept():
         "signal.signal(signal.SIGTERM, lambda *a: (print('mine', flush=True), sys.exit(7)))\n"
         + START_WORKER + "import os, time; os.kill(os.getpid(), signal.SIGTERM); time.sleep(60)"
     )  # fmt: skip
-    result = run_python(code, timeout=180)
+    result = run_python(code, timeout=900)
     worker_pid = int(result.stdout.split()[0])
     assert result.returncode == 7 and "mine" in result.stdout, result.stderr
     assert wait_gone(worker_pid)
@@ -104,7 +110,7 @@ print(type(tff.framework.get_context_stack().current).__name__, [w.process.pid f
 
 def test_script_without_set_local_context_runs_on_fedkits_worker_and_ends():
     # stdout is a pipe, as in `python my_script.py | cat`: a worker holding it open would hang this.
-    result = run_python(LEARNER_SCRIPT, timeout=240)
+    result = run_python(LEARNER_SCRIPT, timeout=900)
     assert result.returncode == 0, result.stderr
     context, pids = result.stdout.split(maxsplit=1)
     worker_pid = int(pids.strip("[]\n"))
@@ -120,7 +126,7 @@ def test_tff_imported_before_fedkit_gets_fedkits_default_context():
         "import fedkit\n"
         "print(before, type(tff.framework.get_context_stack().current).__name__)\n"
     )  # fmt: skip
-    result = run_python(code, timeout=240)
+    result = run_python(code, timeout=900)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["SyncExecutionContext", "LocalContext"]
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
