@@ -36,7 +36,7 @@ def test_hadamard_bits(capsys):
 
 def row(name, down, up, accuracy):
     return {"configuration": name, "downlink_bits_per_client_round": down, "uplink_bits_per_client_round": up,
-            "test_accuracy": accuracy}  # fmt: skip
+            "test_accuracy": accuracy, "rounds": 20}  # fmt: skip
 
 
 ROWS = [row("a", 100, 100, 0.9), row("b", 30, 30, 0.89), row("c", 30, 40, 0.85), row("d", 10, 10, 0.5)]

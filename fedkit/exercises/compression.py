@@ -9,10 +9,11 @@ from pathlib import Path
 import tensorflow_federated as tff
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, models, paths, sizing, stages
+from fedkit import encoders, models, paths, sizing, stages, sweep
 
 DENSE_KERNEL = (3136, 512)
 FULL_SWEEP = "sweep-2026-11-22.md"  # the full sweep's table, shipped in results/
+FULL_SWEEP_ROUNDS = 20  # as its header says
 _UNITS = {"bit": 1, "Kibit": 2**10, "Mibit": 2**20, "Gibit": 2**30}
 
 
@@ -72,15 +73,7 @@ def check_hadamard_bits(elements: int, hadamard_bits: int, uniform_bits: int) ->
 
 def pareto_names(rows: Sequence[dict]) -> list[str]:
     """The configurations that no other beats on both total bits (fewer) and test accuracy (higher)."""
-
-    def total(r: dict) -> int:
-        return r["downlink_bits_per_client_round"] + r["uplink_bits_per_client_round"]
-
-    def dominated(r: dict) -> bool:
-        return any(total(o) <= total(r) and o["test_accuracy"] >= r["test_accuracy"]
-                   and (total(o), o["test_accuracy"]) != (total(r), r["test_accuracy"]) for o in rows)  # fmt: skip
-
-    return [r["configuration"] for r in rows if not dominated(r)]
+    return [r["configuration"] for r, on_front in zip(rows, sweep.pareto_front(rows), strict=True) if on_front]
 
 
 def _bits_of(size: str) -> int:
@@ -104,6 +97,7 @@ def shipped_sweep_rows(path: str | Path | None = None) -> list[dict]:
             "downlink_bits_per_client_round": _bits_of(cells["down / client / round"]),
             "uplink_bits_per_client_round": _bits_of(cells["up / client / round"]),
             "test_accuracy": float(cells["test accuracy"]),
+            "rounds": FULL_SWEEP_ROUNDS,
         })  # fmt: skip
     return rows
 
