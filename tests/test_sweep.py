@@ -84,7 +84,7 @@ def test_cli_list_and_bad_only(capsys):
     assert "unknown configurations ['nope']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "sweep", "--client-lr", "-1"])
-    assert "'-1' is not a positive number" in capsys.readouterr().err
+    assert "--client-lr: '-1' is not a" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("problem", ["out is a file", "out under a file", "cache is a file", "too many clients"])
