@@ -280,7 +280,7 @@ def plot_sweep(rows: list[dict], histories: dict, out_dir: Path) -> None:
         ax.annotate(r["configuration"], (x, r["test_accuracy"]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip
     steps = sorted((total_bits(r) / 2**20, r["test_accuracy"]) for r, f in zip(rows, front, strict=True) if f)
-    ax.step(*zip(*steps, strict=True), where="post", color="C3", label="Pareto front")
+    ax.step(*zip(*steps, strict=True), where="post", color="C3", linestyle="--", label="Pareto front")
     ax.legend(fontsize=8, loc="lower right")
     ax.set(xscale="log", xlabel="Mibit per client, both directions, whole run", ylabel="federated test accuracy",
            title="accuracy against communication")  # fmt: skip
