@@ -4,7 +4,6 @@ federated evaluation."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import re
 import time
@@ -16,7 +15,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import data, encoders, models
-from fedkit.checkpoints import Checkpointer, CheckpointError
+from fedkit.checkpoints import Checkpointer
 from fedkit.sizing import SizeTracker, communication_cost, format_size
 
 
@@ -180,13 +179,12 @@ def run_rounds(
         raise ValueError(f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
                          f"checkpoint_every={checkpoint_every}: each must be at least 1.")  # fmt: skip
     tf.keras.utils.set_random_seed(seed)
-    checkpointer = _checkpointer(checkpoint_dir, process) if checkpoint_dir else None
-    restored = checkpointer.load_latest() if checkpointer else None
+    config = getattr(process, "fedkit_config", None)
+    checkpointer = Checkpointer(checkpoint_dir, process, config=config) if checkpoint_dir else None
+    # A checkpoint holding more rounds than asked is refused: returning it would hand back a longer run.
+    restored = checkpointer.load_latest(rounds=rounds) if checkpointer else None
     if restored:
         state, done, rng, rows = restored
-        if done > rounds:
-            raise CheckpointError(f"checkpoint in {checkpoint_dir} holds {done} rounds and rounds={rounds} were asked: "
-                                  f"ask for rounds>={done}, or use another checkpoint_dir.")  # fmt: skip
         history = History(rows)
         if verbose:
             print(f"Resuming after round {done} from {checkpoint_dir}")
@@ -231,14 +229,6 @@ def run_rounds(
     if writer:
         writer.close()
     return state, history
-
-
-def _checkpointer(checkpoint_dir: str | Path, process: tff.learning.templates.LearningProcess) -> Checkpointer:
-    """A Checkpointer for `process`, given its configuration when the Checkpointer takes one."""
-    config = getattr(process, "fedkit_config", None)
-    if config is not None and "config" in inspect.signature(Checkpointer).parameters:
-        return Checkpointer(checkpoint_dir, process, config=config)
-    return Checkpointer(checkpoint_dir, process)
 
 
 _TENSORBOARD_KEYS = {

@@ -124,7 +124,7 @@ def test_fewer_rounds_than_the_checkpoint_holds_is_an_error(emnist, dense_fedavg
     train, _ = emnist
     kwargs = dict(clients_per_round=2, seed=3, flat=True, verbose=False, checkpoint_dir=tmp_path)
     _, history = training.run_rounds(dense_fedavg, train, 2, **kwargs)
-    with pytest.raises(CheckpointError, match="holds 2 rounds and rounds=1 were asked"):
+    with pytest.raises(CheckpointError, match=r"holds 2 rounds.*rounds=1"):
         training.run_rounds(dense_fedavg, train, 1, **kwargs)
     _, again = training.run_rounds(dense_fedavg, train, 2, **kwargs)  # the same length is the finished run
     assert again.rows == history.rows
