@@ -52,3 +52,9 @@ def test_ci_runs_the_readme_test_command():
     commands = re.findall(r"^\s*(make \w+)\s*$", readme, re.M)
     assert "make test" in commands and "make run" in commands
     assert re.search(r"^\s*make test\b", ci, re.M)
+
+
+def test_jupyter_lab_starts():
+    # The README's way to open the notebooks: jupyterlab must import with the lock's packaging.
+    lab = subprocess.run([sys.executable, "-m", "jupyterlab", "--version"], capture_output=True, text=True)
+    assert lab.returncode == 0, lab.stderr[-500:]
