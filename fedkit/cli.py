@@ -153,9 +153,9 @@ def _stop_now(signum: int, frame) -> None:
     Not by an exception: Python raises it wherever the signal lands, and where that is a GC callback
     (jax installs one) it is printed as "Exception ignored" and lost.
     """
-    runtime = sys.modules.get("fedkit.runtime")
-    if runtime is not None:
-        runtime.shutdown()
+    shutdown = getattr(sys.modules.get("fedkit.runtime"), "shutdown", None)  # None while it is being imported
+    if shutdown is not None:
+        shutdown()
     sys.stdout.flush()
     print(f"{PROG}: error: {'interrupted' if signum == signal.SIGINT else 'terminated'}", file=sys.stderr, flush=True)
     os._exit(128 + signum)
