@@ -14,6 +14,11 @@ def project_root() -> Path:
     return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
 
 
+def shipped_result(name: str) -> Path:
+    """A results file of the kit's own full runs, shipped in the package (`fedkit/results/`)."""
+    return Path(__file__).resolve().parent / "results" / name
+
+
 def data_dir() -> Path:
     """The dataset cache, `<root>/data`."""
     return project_root() / "data"

@@ -12,7 +12,7 @@ from tensorflow_model_optimization.python.core.internal import tensor_encoding a
 from fedkit import encoders, models, paths, sizing, stages, sweep
 
 DENSE_KERNEL = (3136, 512)
-FULL_SWEEP = "sweep-2026-11-22.md"  # the full sweep's table, shipped in results/
+FULL_SWEEP = "sweep-2026-11-22.md"  # the full sweep's table, shipped in fedkit/results/
 FULL_SWEEP_ROUNDS = 20  # as its header says
 _UNITS = {"bit": 1, "Kibit": 2**10, "Mibit": 2**20, "Gibit": 2**30}
 
@@ -86,7 +86,7 @@ def _bits_of(size: str) -> int:
 
 def shipped_sweep_rows(path: str | Path | None = None) -> list[dict]:
     """The shipped full sweep's table as rows (bits to the table's two decimals, test accuracy)."""
-    path = Path(path) if path else paths.project_root() / "results" / FULL_SWEEP
+    path = Path(path) if path else paths.shipped_result(FULL_SWEEP)
     lines = [line for line in path.read_text().splitlines() if line.startswith("| ")]
     head = [h.strip() for h in lines[0].strip("|").split("|")]
     rows = []
