@@ -26,7 +26,7 @@ run: setup
 	@echo "Executed notebooks: outputs/notebooks/; figures: outputs/figures/; TensorBoard logs: outputs/tensorboard/"
 
 test: setup
-	$(PY) -m pytest tests notebooks --nbval --nbval-kernel-name=$(KERNEL) \
+	$(PY) -m pytest tests notebooks -m "not slow" --nbval --nbval-kernel-name=$(KERNEL) \
 	  --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -v
 
 sweep: setup

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import data, encoders, models
+from fedkit import data, encoders, models, runtime
 from fedkit.checkpoints import Checkpointer
 from fedkit.sizing import SizeTracker, communication_cost, format_size
 
@@ -60,13 +60,14 @@ def build_fedavg(
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
     model_fn = models.model_fn(model) if isinstance(model, str) else model
-    process = tff.learning.algorithms.build_weighted_fed_avg(
-        model_fn,
-        client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
-        server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
-        model_distributor=broadcast_process(model_fn, broadcast, threshold),
-        model_aggregator=aggregate_factory(aggregate, threshold),
-    )
+    with runtime.reraise_swallowed_interrupt():  # a Ctrl-C during tracing is not lost
+        process = tff.learning.algorithms.build_weighted_fed_avg(
+            model_fn,
+            client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
+            server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
+            model_distributor=broadcast_process(model_fn, broadcast, threshold),
+            model_aggregator=aggregate_factory(aggregate, threshold),
+        )
     process.fedkit_config = {
         "model": model if isinstance(model, str) else _model_label(model),
         "client_lr": float(client_lr),
