@@ -4,11 +4,17 @@ import importlib.abc
 import importlib.util
 import os
 import sys
+import warnings
 
 # TensorFlow's C++ logging writes to stderr at import; notebooks and nbval must not see it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # gRPC notes each worker start ("skipping fork() handlers") on stderr; only errors are worth showing.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+# TFF's pinned googleapis-common-protos imports pkg_resources, which setuptools < 81 (needed by
+# TensorBoard 2.14) deprecates with a UserWarning on stderr at TFF's import.
+PKG_RESOURCES_WARNING = "pkg_resources is deprecated as an API"
+warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
 
 __version__ = "0.1.0"
 
