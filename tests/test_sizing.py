@@ -224,3 +224,13 @@ def test_compressed_fedavg_reproduces_published_figures():
     assert (sizing.format_size(down), sizing.format_size(up)) == ("146.46Mibit", "146.46Mibit")  # published
     assert (sizing.format_size(2 * down), sizing.format_size(2 * up)) == ("292.92Mibit", "292.93Mibit")
     assert sizing.format_size(10 * down) == "1.43Gibit"
+
+
+def test_current_tutorial_compression_aggregator_figures(cnn_params):
+    # TFF's later compression tutorial: tff.learning.compression_aggregator() on aggregation only.
+    cost = sizing.communication_cost(training.build_fedavg("cnn", aggregate="tff-compression").next)
+    # The model, plus a few scalars: the client learning rate and the aggregator's zeroing and clipping norms.
+    assert 0 < cost.broadcast_bits - cnn_params * 32 < 1024
+    assert cost.aggregate_bits < cnn_params * 32 / 3  # the large kernels go up as 8-bit values
+    down, up = cost.per_round(10)
+    assert (sizing.format_size(down), sizing.format_size(up)) == ("507.62Mibit", "146.47Mibit")  # published
