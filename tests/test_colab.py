@@ -150,7 +150,8 @@ def test_badge_opens_the_notebook_from_the_repository():
 
 @pytest.fixture
 def notebook_copies(tmp_path, monkeypatch):
-    """Copies of two notebooks (one a solution if there is one) under a tmp root standing in for the checkout."""
+    """Copies of two notebooks (one a solution), without their Colab cells, under a tmp root standing in for the
+    checkout."""
     notebooks = ROOT / "notebooks"
     sources = sorted(notebooks.glob("0*.ipynb"))[:1] + sorted(notebooks.glob("solutions/*.ipynb"))[:1]
     monkeypatch.setattr(colab_cells, "ROOT", tmp_path)
@@ -158,7 +159,9 @@ def notebook_copies(tmp_path, monkeypatch):
     for src in sources:
         dest = tmp_path / src.relative_to(ROOT)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(src.read_bytes())
+        notebook = nbformat.read(src, as_version=4)
+        notebook.cells = [c for c in notebook.cells if c.get("id") not in {"colab-badge", "colab-setup"}]
+        nbformat.write(notebook, dest)
         copies.append(dest)
     return copies
 
