@@ -51,27 +51,10 @@ def test_dynamic_shapes_fail_with_advice():
     assert "federated" not in checks
 
 
-@te.core.tf_style_encoding_stage
-class FlatDecodeStage(te.core.EncodingStageInterface):
-    """Broken on purpose: decode forgets the input's shape."""
-
-    name = "flat_decode"
-    compressible_tensors_keys = []
-    commutes_with_sum = False
-    decode_needs_input_shape = False
-
-    def get_params(self):
-        return collections.OrderedDict(), collections.OrderedDict()
-
-    def encode(self, x, encode_params):
-        return collections.OrderedDict(v=tf.reshape(x, [-1]))
-
-    def decode(self, encoded_tensors, decode_params, num_summands=None, shape=None):
-        return encoded_tensors["v"]
-
-
 def test_wrong_decode_shape_and_no_compression_fail():
-    checks = by_name(stages.check_encoder(lambda: te.core.EncoderComposer(FlatDecodeStage()).make()))
+    # Broken on purpose: decode forgets the input's shape.
+    flat_decode = stage_encoder(lambda x: {"v": tf.reshape(x, [-1])}, lambda e, shape: e["v"], needs_shape=False)
+    checks = by_name(stages.check_encoder(flat_decode))
     assert not checks["round trip"].passed and "decode_needs_input_shape" in checks["round trip"].detail
     identity = by_name(stages.check_encoder(te.encoders.identity))
     assert identity["round trip"].passed and not identity["federated"].passed
