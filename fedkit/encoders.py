@@ -1,10 +1,15 @@
 """Lossy compression with `tensor_encoding`: encoder specs, the tutorial's encoder functions,
 an encoded broadcast and an encoded mean.
 
-Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`; their grammar
+Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`; their grammar
 lives in the TensorFlow-free `fedkit.specs` (re-exported here). An encoder applies only to floating
 point variables over the threshold; `applies_to` names them, and an encoded broadcast or mean that
 would encode no variable warns (`UnusedEncoderWarning`), since it then sends exactly what identity sends.
+
+A lossless spec (`uniform-eg:B`, see `fedkit.lossless`) sends a fixed-capacity code buffer, counted
+statically at its capacity, and measures the bits its codes used: its encoded mean and broadcast report
+`measured_code_bits` (summed over clients; per client for a broadcast) and `code_capacity_bits` (per
+client, static) in their measurements, from which `fedkit.sizing.SizeTracker` derives measured totals.
 """
 
 from __future__ import annotations
@@ -13,12 +18,22 @@ import logging
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 from tensorflow.python.util import nest  # flatten_with_joined_string_paths
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit.specs import DEFAULT_THRESHOLD, ENCODERS, MAX_BITS, EncoderSpec, parse_encoder, register_name  # noqa: F401
+from fedkit import lossless
+from fedkit.specs import (  # noqa: F401
+    DEFAULT_THRESHOLD,
+    ENCODERS,
+    LOSSLESS,
+    MAX_BITS,
+    EncoderSpec,
+    parse_encoder,
+    register_name,
+)
 
 
 class _QuietBitpackingWarning(logging.Filter):
@@ -67,6 +82,8 @@ def make_encoder(spec: str | EncoderSpec) -> te.core.Encoder:
         return te.encoders.hadamard_quantization(bits=spec.param)
     if spec.name == "kashin":
         return _kashin(spec.param)
+    if spec.name == "uniform-eg":
+        return lossless.uniform_eg_encoder(spec.param)
     return _BUILDERS[spec.name](spec.param)
 
 
@@ -159,6 +176,31 @@ def _warn_if_unused(
     )
 
 
+def code_capacity_bits(value_type: tff.Type, spec: str | EncoderSpec, threshold: int = DEFAULT_THRESHOLD) -> int:
+    """Static bits per client of the lossless code buffers `spec` sends for `value_type` (0 if not lossless)."""
+    spec = parse_encoder(spec)
+    if spec.name not in LOSSLESS:
+        return 0
+    tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
+    return sum(lossless.capacity_bits(t.shape.num_elements(), spec.param) for t in tensors if is_encoded(t, threshold))
+
+
+def _code_bits_reader(state_type: tff.Type) -> tff.Computation:
+    """A computation summing a lossless encoder state: its only entries are the code lengths (int64)."""
+
+    @tff.tensorflow.computation(state_type)
+    def read(state):
+        return tf.add_n([tf.constant(0, tf.int64), *tf.nest.flatten(state)])
+
+    return read
+
+
+def _code_measurements(measured, capacity: int):
+    """The measurements a lossless encoder reports: measured code bits and the buffers' static capacity."""
+    capacity = tff.federated_value(np.int64(capacity), tff.SERVER)
+    return tff.federated_zip({"measured_code_bits": measured, "code_capacity_bits": capacity})
+
+
 class _EncodedMean(tff.aggregators.WeightedAggregationFactory):
     """`MeanFactory(EncodedSumFactory, EncodedSumFactory)`, warning at `create` if it encodes nothing."""
 
@@ -172,7 +214,19 @@ class _EncodedMean(tff.aggregators.WeightedAggregationFactory):
     def create(self, value_type, weight_type) -> tff.templates.AggregationProcess:
         """The inner MeanFactory's process for `value_type` (see `tff.aggregators.MeanFactory.create`)."""
         _warn_if_unused(value_type, self.spec, self.threshold, "aggregate")
-        return self.inner.create(value_type, weight_type)
+        process = self.inner.create(value_type, weight_type)
+        if self.spec.name not in LOSSLESS:
+            return process
+        capacity = code_capacity_bits(value_type, self.spec, self.threshold)
+        read = _code_bits_reader(process.state_type.member["value_sum_process"])
+
+        @tff.federated_computation(process.next.type_signature.parameter)
+        def next_fn(state, value, weight):
+            output = process.next(state, value, weight)
+            measurements = _code_measurements(tff.federated_map(read, output.state["value_sum_process"]), capacity)
+            return tff.templates.MeasuredProcessOutput(output.state, output.result, measurements)
+
+        return tff.templates.AggregationProcess(process.initialize, next_fn)
 
 
 def encoded_mean(
@@ -183,9 +237,15 @@ def encoded_mean(
 
 
 def build_encoded_broadcast(
-    value_type: tff.Type, encoder_fn: Callable[[tf.TensorSpec], te.core.SimpleEncoder]
+    value_type: tff.Type,
+    encoder_fn: Callable[[tf.TensorSpec], te.core.SimpleEncoder],
+    code_capacity: int | None = None,
 ) -> tff.learning.templates.DistributionProcess:
-    """Broadcast `value_type` encoded: encode on the server, send the encoded form, decode on clients."""
+    """Broadcast `value_type` encoded: encode on the server, send the encoded form, decode on clients.
+
+    With `code_capacity` (per-client bits of a lossless encoder's code buffers), the measurements
+    report it and `measured_code_bits`, the bits the server's codes used (what each client receives).
+    """
     specs = tff.types.type_to_tf_tensor_specs(value_type)
     encoders = tf.nest.map_structure(encoder_fn, specs)
     flat_encoders = tf.nest.flatten(encoders)
@@ -195,6 +255,7 @@ def build_encoded_broadcast(
         return tuple(e.initial_state() for e in flat_encoders)
 
     state_type = initial_state.type_signature.result
+    read = _code_bits_reader(state_type)
 
     @tff.tensorflow.computation(value_type, state_type)
     def encode(value, state):
@@ -214,7 +275,10 @@ def build_encoded_broadcast(
     def next_fn(state, value):
         encoded, new_state = tff.federated_map(encode, (value, state))
         decoded = tff.federated_map(decode, tff.federated_broadcast(encoded))
-        measurements = tff.federated_value((), tff.SERVER)
+        if code_capacity is None:
+            measurements = tff.federated_value((), tff.SERVER)
+        else:
+            measurements = _code_measurements(tff.federated_map(read, new_state), code_capacity)
         return tff.templates.MeasuredProcessOutput(new_state, decoded, measurements)
 
     return tff.learning.templates.DistributionProcess(init_fn, next_fn)
@@ -227,7 +291,9 @@ def encoded_broadcast(
     weights_type = tff.learning.models.weights_type_from_model(model_fn)
     encoder_fn = broadcast_encoder_fn(spec, threshold)
     _warn_if_unused(weights_type, spec, threshold, "broadcast", model_fn)
-    return build_encoded_broadcast(weights_type, encoder_fn)
+    lossless_spec = parse_encoder(spec).name in LOSSLESS
+    capacity = code_capacity_bits(weights_type, spec, threshold) if lossless_spec else None
+    return build_encoded_broadcast(weights_type, encoder_fn, capacity)
 
 
 def encoding_table(

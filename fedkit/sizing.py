@@ -23,6 +23,12 @@ What is known only at run time is never guessed: a string tensor (its byte count
 an unknown dimension is listed in `CommunicationCost.not_static` and counted as 0 bits.
 `measure(computation, *args)` runs a computation and counts its CLIENTS-placed parameter and result
 from the actual values, strings included, as the executor did.
+
+Static counts cannot see lossless coding: a lossless encoder (`uniform-eg:B`) sends a code buffer sized
+for the worst case, and the static count is that upper bound. Such an encoder measures the bits its
+codes really used and reports them in the process's measurements (`measured_code_bits`, with the
+buffers' static `code_capacity_bits`); `SizeTracker.record_round` then records, next to the static
+totals, measured totals in which each buffer counts at its used length instead of its capacity.
 """
 
 from __future__ import annotations
@@ -240,19 +246,47 @@ def measure(computation: tff.Computation, *args, clients: int | None = None) -> 
     return Measurement(result, clients, down * clients + measured_down, up * clients + measured_up, not_static)
 
 
+def unused_code_bits(metrics: Mapping | None, clients: int) -> tuple[int, int] | None:
+    """(broadcast, aggregate) bits of one round's lossless code buffers that the codes left unused, or
+    None if the process reports no measured bits.
+
+    Reads a learning process's `metrics`: the distributor's `measured_code_bits` are per client (each
+    receives the server's codes), the aggregator's are summed over clients; `code_capacity_bits` is per client.
+    """
+    unused, reported = [0, 0], False
+    for i, (component, per_client) in enumerate((("distributor", True), ("aggregator", False))):
+        found = (metrics or {}).get(component)
+        if isinstance(found, Mapping) and "measured_code_bits" in found:
+            measured = int(found["measured_code_bits"]) * (clients if per_client else 1)
+            unused[i], reported = int(found["code_capacity_bits"]) * clients - measured, True
+    return tuple(unused) if reported else None
+
+
 @dataclasses.dataclass
 class SizeTracker:
-    """Cumulative bits over rounds, like the old sizing executor's `SizeInfo`."""
+    """Cumulative bits over rounds, like the old sizing executor's `SizeInfo`.
+
+    `broadcast_bits` and `aggregate_bits` are static counts. When the process reports measured bits
+    (a lossless encoder), `measured_broadcast_bits` and `measured_aggregate_bits` hold the measured
+    totals: the static ones with each code buffer counted at the bits its codes used.
+    """
 
     cost: CommunicationCost
     broadcast_bits: list[int] = dataclasses.field(default_factory=list)
     aggregate_bits: list[int] = dataclasses.field(default_factory=list)
+    measured_broadcast_bits: list[int] = dataclasses.field(default_factory=list)
+    measured_aggregate_bits: list[int] = dataclasses.field(default_factory=list)
 
-    def record_round(self, clients: int) -> None:
-        """Add one round with `clients` participants to the cumulative totals."""
+    def record_round(self, clients: int, metrics: Mapping | None = None) -> None:
+        """Add one round with `clients` participants to the cumulative totals (measured ones from `metrics`)."""
         down, up = self.cost.per_round(clients)
         self.broadcast_bits.append((self.broadcast_bits[-1] if self.broadcast_bits else 0) + down)
         self.aggregate_bits.append((self.aggregate_bits[-1] if self.aggregate_bits else 0) + up)
+        unused = unused_code_bits(metrics, clients)
+        if unused is not None:
+            for totals, static, saved in ((self.measured_broadcast_bits, down, unused[0]),
+                                          (self.measured_aggregate_bits, up, unused[1])):  # fmt: skip
+                totals.append((totals[-1] if totals else 0) + static - saved)
 
 
 def format_size(size: int | float) -> str:

@@ -1,4 +1,4 @@
-"""The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`), free of TensorFlow.
+"""The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`), free of TensorFlow.
 
 It lives apart from `fedkit.encoders` so that the command line can check its arguments before
 importing TensorFlow (which takes seconds); `fedkit.encoders` builds the encoders themselves.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-ENCODERS = ("identity", "uniform", "hadamard", "kashin")
+ENCODERS = ("identity", "uniform", "hadamard", "kashin", "uniform-eg")
+LOSSLESS = ("uniform-eg",)  # encoders whose coded size depends on the data: they report measured bits
 TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
 MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
 DEFAULT_THRESHOLD = 10_000
@@ -41,7 +42,7 @@ def _whole_number(text: str) -> int | None:
 
 
 def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
-    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', ...; errors name the bad part."""
+    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', 'uniform-eg:8', ...; errors name the bad part."""
     if isinstance(spec, EncoderSpec):
         return spec
     name, _, param = str(spec).strip().partition(":")

@@ -136,9 +136,11 @@ def _progress_line(row: dict, rounds: int, seconds: float) -> str:
     line = f"round {row['round']:>3}/{rounds} [{'#' * done}{'.' * (20 - done)}]"
     line += f" loss={row['loss']:.3f}" if "loss" in row else ""
     line += f" accuracy={row['accuracy']:.3f}"
-    if "cumulative_broadcast_bits" in row:
-        line += f" broadcast={format_size(row['cumulative_broadcast_bits'])}"
-        line += f" aggregate={format_size(row['cumulative_aggregate_bits'])}"
+    for direction in ("broadcast", "aggregate"):
+        if f"cumulative_{direction}_bits" in row:
+            line += f" {direction}={format_size(row[f'cumulative_{direction}_bits'])}"
+        if f"measured_cumulative_{direction}_bits" in row:  # the static count above is then an upper bound
+            line += f" (measured {format_size(row[f'measured_cumulative_{direction}_bits'])})"
     return line + f" ({seconds:.1f} s)"
 
 
@@ -170,7 +172,8 @@ def run_rounds(
     """Train up to round `rounds` on seeded client samples; return (state, History).
 
     Each round samples `clients_per_round` clients with one seeded RNG, trains, records the
-    training metrics and (with `track_size`) the cumulative bits that crossed placements, and
+    training metrics and (with `track_size`) the cumulative bits that crossed placements (static
+    counts; with a lossless encoder also the measured ones, see `fedkit.sizing`), and
     writes them to TensorBoard under `log_dir` when given. With `checkpoint_dir`, the program
     state is saved every `checkpoint_every` rounds and a rerun resumes from the latest one.
     The accuracy recorded is the training metric ending in 'accuracy' (`sparse_categorical_accuracy`
@@ -193,8 +196,9 @@ def run_rounds(
         state, done, rng, history = process.initialize(), 0, np.random.default_rng(seed), History()
     tracker = SizeTracker(communication_cost(process.next)) if track_size else None
     if tracker and history.rows:
-        tracker.broadcast_bits.append(history.rows[-1]["cumulative_broadcast_bits"])
-        tracker.aggregate_bits.append(history.rows[-1]["cumulative_aggregate_bits"])
+        for key in _BITS_COLUMNS:
+            if key in history.rows[-1]:
+                getattr(tracker, _BITS_COLUMNS[key]).append(history.rows[-1][key])
     writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
     for round_num in range(done + 1, rounds + 1):
         start = time.perf_counter()
@@ -214,9 +218,8 @@ def run_rounds(
         if "num_examples" in train_metrics:
             row["examples"] = int(train_metrics["num_examples"])
         if tracker:
-            tracker.record_round(len(clients))
-            row["cumulative_broadcast_bits"] = tracker.broadcast_bits[-1]
-            row["cumulative_aggregate_bits"] = tracker.aggregate_bits[-1]
+            tracker.record_round(len(clients), result.metrics)
+            row |= {key: getattr(tracker, name)[-1] for key, name in _BITS_COLUMNS.items() if getattr(tracker, name)}
         row["seconds"] = time.perf_counter() - start
         history.rows.append(row)
         if writer:
@@ -232,11 +235,22 @@ def run_rounds(
     return state, history
 
 
+# History column -> SizeTracker list. "cumulative_*" are static counts; "measured_cumulative_*" appear
+# only when the process reports measured bits (a lossless encoder; see `fedkit.sizing`).
+_BITS_COLUMNS = {
+    "cumulative_broadcast_bits": "broadcast_bits",
+    "cumulative_aggregate_bits": "aggregate_bits",
+    "measured_cumulative_broadcast_bits": "measured_broadcast_bits",
+    "measured_cumulative_aggregate_bits": "measured_aggregate_bits",
+}
+
 _TENSORBOARD_KEYS = {
     "loss": "loss",
     "accuracy": "accuracy",
     "cumulative_broadcast_bits": "cumulative_broadcasted_bits",
     "cumulative_aggregate_bits": "cumulative_aggregated_bits",
+    "measured_cumulative_broadcast_bits": "measured_cumulative_broadcasted_bits",
+    "measured_cumulative_aggregate_bits": "measured_cumulative_aggregated_bits",
 }
 
 
