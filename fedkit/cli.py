@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
     cost.add_argument("--model", choices=specs.MODELS, default="cnn")
     cost.add_argument("--broadcast", type=_encoder_arg, default="identity", metavar="ENCODER",
-                      help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B")  # fmt: skip
+                      help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B, uniform-eg:B (lossless)")
     cost.add_argument("--aggregate", type=_aggregate_arg, default="identity", metavar="ENCODER",
                       help="client->server encoder, as --broadcast, or tff-compression")  # fmt: skip
     cost.add_argument("--threshold", type=_whole_number(0, MAX_THRESHOLD), default=specs.DEFAULT_THRESHOLD,
@@ -108,7 +108,14 @@ def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clie
         "broadcast_bits_per_client": cost.broadcast_bits, "aggregate_bits_per_client": cost.aggregate_bits,
         "broadcast_bits_per_round": down, "aggregate_bits_per_round": up,
         "not_static": list(cost.not_static),
+        "static_upper_bound": _lossless_directions(broadcast, aggregate),
     }  # fmt: skip
+
+
+def _lossless_directions(broadcast: str, aggregate: str) -> list[str]:
+    """Directions whose encoder codes losslessly: their static bits are an upper bound, measured in a run."""
+    return [direction for direction, spec in (("broadcast", broadcast), ("aggregate", aggregate))
+            if spec not in specs.TFF_AGGREGATORS and specs.parse_encoder(spec).name in specs.LOSSLESS]  # fmt: skip
 
 
 def _table(report: dict) -> str:
@@ -126,6 +133,9 @@ def _table(report: dict) -> str:
         *(f"{a:<{w0}}{b:>{w1}}{c:>{w2}}" for a, b, c in rows),
     ]
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
+    for direction in report.get("static_upper_bound", []):
+        lines.append(f"{direction}: a static upper bound (lossless codes in worst-case buffers); the bits really "
+                     "sent are measured in a run (run_rounds records measured_cumulative_*_bits)")  # fmt: skip
     return "\n".join(lines)
 
 

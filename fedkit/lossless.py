@@ -23,7 +23,7 @@ import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
 CHUNK = 512  # values per chunk: the decoder takes CHUNK vectorized steps, one per value of every chunk
-CODE_KEY = "code"  # the fixed-capacity buffer of Elias-gamma codes (uint8, 8 bits each)
+CODE_KEY = "code"  # the fixed-capacity buffer of Elias-gamma codes (int32 words, most significant bit first)
 LENGTH_KEY = "length"  # state update: bits of `code` the codes really used
 
 
@@ -42,9 +42,12 @@ def zigzag(d: np.ndarray) -> np.ndarray:
 
 
 def capacity_bits(elements: int, bits: int) -> int:
-    """Bits of the code buffer for `elements` values at `bits`-bit quantization: the worst case, in bytes."""
+    """Bits of the code buffer for `elements` values at `bits`-bit quantization: the worst case, in 32-bit words."""
     chunks = math.ceil(elements / CHUNK)
-    return 8 * math.ceil(chunks * CHUNK * (2 * bits + 1) / 8)
+    return 32 * math.ceil(chunks * CHUNK * (2 * bits + 1) / 32)
+
+
+_WORD_BITS = np.array([2**k for k in range(31, -1, -1)], np.int64)  # most significant bit first
 
 
 def _floor_log2(n: tf.Tensor) -> tf.Tensor:
@@ -103,8 +106,12 @@ class EliasGammaEncodingStage(te.core.AdaptiveEncodingStageInterface):
     def encode(self, x, encode_params):
         del encode_params
         elements = x.shape.num_elements()
+        capacity = capacity_bits(elements or 0, self._bits)
+        if not elements or capacity >= 2**31:
+            raise ValueError(f"Elias-gamma stage got a tensor of shape {x.shape}: it codes 1 to "
+                             f"{(2**31 - 1) // (2 * self._bits + 1):,} values of a static shape.")  # fmt: skip
         chunks = math.ceil(elements / CHUNK)
-        levels = tf.cast(tf.round(x), tf.int32)
+        levels = tf.cast(tf.round(tf.reshape(x, [-1])), tf.int32)
         center = tf.cast(tf.round(tf.reduce_mean(tf.cast(levels, tf.float64))), tf.int32)
         d = levels - center
         n = tf.where(d >= 0, 2 * d, -2 * d - 1) + 1
@@ -117,11 +124,11 @@ class EliasGammaEncodingStage(te.core.AdaptiveEncodingStageInterface):
         positions, ones = [], []
         for j in range(self._bits + 1):  # bit j of n sits at starts + lengths - 1 - j
             positions.append(starts + lengths - 1 - j)
-            ones.append(tf.logical_and(j <= top, tf.bitwise.bitwise_and(tf.bitwise.right_shift(n, j), 1) == 1))
+            ones.append(tf.logical_and(j <= top, tf.equal(tf.bitwise.bitwise_and(tf.bitwise.right_shift(n, j), 1), 1)))
         where = tf.boolean_mask(tf.concat(positions, 0), tf.concat(ones, 0))
-        capacity = capacity_bits(elements, self._bits)
-        stream = tf.scatter_nd(where[:, None], tf.ones_like(where, tf.uint8), [capacity])
-        code = tf.reduce_sum(tf.reshape(stream, [-1, 8]) * tf.constant([128, 64, 32, 16, 8, 4, 2, 1], tf.uint8), 1)
+        stream = tf.scatter_nd(where[:, None], tf.ones_like(where, tf.int64), [capacity])
+        words = tf.reduce_sum(tf.reshape(stream, [-1, 32]) * _WORD_BITS, 1)
+        code = tf.cast(words, tf.int32)  # keeps the low 32 bits: the word's bit pattern
         encoded = {
             CODE_KEY: code,
             self.CENTER_KEY: center,
@@ -132,10 +139,9 @@ class EliasGammaEncodingStage(te.core.AdaptiveEncodingStageInterface):
     def decode(self, encoded_tensors, decode_params, num_summands=None, shape=None):
         del decode_params, num_summands
         longest = 2 * self._bits + 1
-        code = encoded_tensors[CODE_KEY]
-        bits = tf.reshape(tf.bitwise.bitwise_and(tf.bitwise.right_shift(
-            code[:, None], tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8)), 1), [-1])  # fmt: skip
-        bits = tf.concat([bits, tf.zeros([longest], tf.uint8)], 0)  # a full window fits after the last code
+        shifts = tf.range(31, -1, -1)
+        bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(encoded_tensors[CODE_KEY][:, None], shifts), 1)
+        bits = tf.concat([tf.reshape(tf.cast(bits, tf.uint8), [-1]), tf.zeros([longest], tf.uint8)], 0)  # + a window
         window = tf.range(longest)
 
         def step(i, position, values):
@@ -152,7 +158,7 @@ class EliasGammaEncodingStage(te.core.AdaptiveEncodingStageInterface):
         static = tf.get_static_value(shape)
         n = n[: int(np.prod(static))] if static is not None else n[: tf.reduce_prod(shape)]
         z = n - 1
-        d = tf.where(z % 2 == 0, z // 2, -(z + 1) // 2)
+        d = tf.where(tf.equal(z % 2, 0), z // 2, -(z + 1) // 2)  # not ==: in TFF's graphs it compares identity
         decoded = tf.cast(d + encoded_tensors[self.CENTER_KEY], tf.float32)
         return tf.reshape(decoded, static if static is not None else shape)
 
