@@ -2,7 +2,7 @@
 compute floor (the CNN's train steps alone), the sizing tracker's overhead, import and build times,
 and each notebook's wall time and peak memory (kernel plus its worker_binary).
 
-    .venv/bin/python benchmarks/run.py [--clients 10 50] [--rounds 3] [--skip-notebooks | --notebooks 01 03]
+    .venv/bin/python benchmarks/run.py [--clients 10 50] [--rounds 3] [--skip-notebooks | --notebooks 01 03] [--store]
 
 Prints a table and writes it to outputs/benchmark.md. Not part of the test suite.
 """
@@ -165,8 +165,11 @@ def descendants_rss(pid: int) -> dict[str, int]:
     return dict(by_name)
 
 
-def notebook_runs(prefixes: list[str] | None = None) -> dict[str, tuple[float, dict[str, int]]]:
-    """Wall seconds and the peak resident bytes by process (kernel, worker_binary; polled every 0.2 s) per notebook."""
+def notebook_runs(prefixes: list[str] | None = None, store: bool = False) -> dict[str, tuple[float, dict[str, int]]]:
+    """Wall seconds and the peak resident bytes by process (kernel, worker_binary; polled every 0.2 s) per notebook.
+
+    With `store`, each executed notebook replaces the stored one (the outputs nbval compares against).
+    """
     runs = {}
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if prefixes and not nb.name.startswith(tuple(prefixes)):
@@ -174,7 +177,8 @@ def notebook_runs(prefixes: list[str] | None = None) -> dict[str, tuple[float, d
         start, peak = time.perf_counter(), {}
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                                     "--stdout", "--ExecutePreprocessor.kernel_name=fedkit", str(nb)],
+                                     "--inplace" if store else "--stdout",
+                                     "--ExecutePreprocessor.kernel_name=fedkit", str(nb)],
                                     cwd=nb.parent, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
             while proc.poll() is None:
                 now = descendants_rss(proc.pid)
@@ -224,6 +228,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds after one warm-up round")
     parser.add_argument("--lr", type=float, default=0.02)
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--store", action="store_true", help="write the executed notebooks back in place")
     parser.add_argument("--notebooks", nargs="+", metavar="PREFIX", help="only the notebooks whose names start so")
     args = parser.parse_args()
     if args.rounds < 1 or min(args.clients) < 1:
@@ -234,7 +239,7 @@ def main() -> int:
     runtime.set_local_context()
     import_s = import_seconds()
     rows = bench_rounds(args.clients, args.rounds, args.lr)
-    notebooks = {} if args.skip_notebooks else notebook_runs(args.notebooks)
+    notebooks = {} if args.skip_notebooks else notebook_runs(args.notebooks, args.store)
     table = markdown(rows, import_s, notebooks)
     out = paths.output_path("benchmark.md")
     out.write_text(table)
