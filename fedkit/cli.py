@@ -76,6 +76,8 @@ def parser() -> argparse.ArgumentParser:
                       help="encode only variables with more elements than this (default 10000)")  # fmt: skip
     cost.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10,
                       help="clients per round (default 10)")  # fmt: skip
+    cost.add_argument("--dropout", metavar="P", default=None,
+                      help="Federated Dropout: broadcast and train a sub-model keeping fraction P in (0, 1]")  # fmt: skip
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`")
@@ -91,24 +93,43 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=None, help="output folder (default: outputs/sweep)")
     rep.add_argument("--only", nargs="+", metavar="NAME", help="run only these configurations (see --list)")
     rep.add_argument("--list", action="store_true", help="list the configurations and exit")
+    rep.add_argument("--dropout", metavar="P", nargs="+", default=None,
+                     help="sweep Federated Dropout at these keep fractions instead (each without encoders, "
+                          "with uniform:4 down and uniform:2 up, and with kashin:4 down and uniform:2 up)")  # fmt: skip
     return p
 
 
-def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clients: int) -> dict:
-    """Per-client and per-round bits of one FedAvg round of this configuration."""
+def cost_report(
+    model: str, broadcast: str, aggregate: str, threshold: int, clients: int, dropout: float | None = None
+) -> dict:
+    """Per-client and per-round bits of one FedAvg round of this configuration (with `dropout`: Federated
+    Dropout's sub-model, and its client multiply-adds per training example)."""
     from fedkit import runtime, sizing, training
 
+    if dropout is not None and model != "cnn":
+        raise UsageError(f"--dropout with --model {model}: Federated Dropout is built for the digits CNN; "
+                         "use --model cnn.")  # fmt: skip
     with runtime.reraise_swallowed_interrupt():
-        process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+        if dropout is None:
+            process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+        else:
+            from fedkit import dropout as federated_dropout
+
+            process = federated_dropout.build_process(dropout, broadcast=broadcast, aggregate=aggregate,
+                                                      threshold=threshold)  # fmt: skip
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
-    return {
+    report = {
         "model": model, "broadcast": broadcast, "aggregate": aggregate,
         "threshold": threshold, "clients": clients,
         "broadcast_bits_per_client": cost.broadcast_bits, "aggregate_bits_per_client": cost.aggregate_bits,
         "broadcast_bits_per_round": down, "aggregate_bits_per_round": up,
         "not_static": list(cost.not_static),
     }  # fmt: skip
+    if dropout is not None:
+        report |= {"dropout": dropout, "client_multiply_adds_per_example": federated_dropout.client_flops(dropout, 1),
+                   "full_model_multiply_adds_per_example": federated_dropout.client_flops(1.0, 1)}  # fmt: skip
+    return report
 
 
 def _table(report: dict) -> str:
@@ -125,6 +146,11 @@ def _table(report: dict) -> str:
         f"threshold {report['threshold']}, {report['clients']} clients per round",
         *(f"{a:<{w0}}{b:>{w1}}{c:>{w2}}" for a, b, c in rows),
     ]
+    if "dropout" in report:
+        lines[0] += f", dropout keeps {report['dropout']:g}"
+        sub, full = report["client_multiply_adds_per_example"], report["full_model_multiply_adds_per_example"]
+        lines.append(f"client training: {sub:,} multiply-adds per example ({full / sub:.2f}x less than the full "
+                     f"model's {full:,}; 3 x forward)")  # fmt: skip
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
     return "\n".join(lines)
 
@@ -167,14 +193,30 @@ def _stop_now_on_signals() -> None:
             signal.signal(signum, _stop_now)
 
 
+def _keep_fraction(value: str) -> float:
+    """One --dropout keep fraction as a float; a UsageError line naming it when it is not in (0, 1]."""
+    try:
+        return specs.parse_keep_fraction(value)
+    except ValueError:
+        raise UsageError(f"--dropout {value}: give a keep fraction in (0, 1]") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m fedkit`: library errors are one line (exit 2, or 1 if the run failed)."""
     args = parser().parse_args(argv)
+    try:
+        if isinstance(args.dropout, str):
+            args.dropout = _keep_fraction(args.dropout)
+        elif args.dropout is not None:
+            args.dropout = [_keep_fraction(v) for v in args.dropout]
+    except UsageError as e:
+        return _error(e, 2)
     if argv is None and threading.current_thread() is threading.main_thread():  # a command, not a call
         _stop_now_on_signals()
     try:
         if args.command == "cost":
-            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients)
+            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients,
+                                 args.dropout)  # fmt: skip
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
         return _reproduce_sweep(args)
@@ -197,11 +239,13 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
     from fedkit import data, sweep
 
     try:
-        configs = sweep.select(sweep.default_grid(), args.only)
+        grid = sweep.dropout_grid(args.dropout) if args.dropout else sweep.default_grid()
+        configs = sweep.select(grid, args.only)
     except ValueError as e:
         parser().error(str(e))
     if args.list:
         print("\n".join(f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
+                        + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
                         for c in configs))  # fmt: skip
         return 0
     train, _ = data.load_emnist(cache_dir=cache_dir, source=args.source, verbose=False)
