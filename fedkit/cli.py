@@ -76,8 +76,8 @@ def parser() -> argparse.ArgumentParser:
                       help="encode only variables with more elements than this (default 10000)")  # fmt: skip
     cost.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10,
                       help="clients per round (default 10)")  # fmt: skip
-    cost.add_argument("--dropout", metavar="P", default=None,
-                      help="Federated Dropout: broadcast and train a sub-model keeping fraction P in (0, 1]")  # fmt: skip
+    cost.add_argument("--dropout", metavar="P",
+                      help="Federated Dropout: send and train a sub-model keeping a fraction P in (0, 1]")  # fmt: skip
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`")

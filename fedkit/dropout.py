@@ -67,7 +67,8 @@ def _axes(kept: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> list[list[tuple[int, 
     f1, f2, units = kept
     # Flatten lays out 7 x 7 positions x conv 2 channels, channels fastest: keep each kept channel at every position.
     rows = tf.reshape(tf.range(POOLED)[:, None] * FULL_WIDTHS[1] + tf.cast(f2, tf.int32)[None, :], [-1])
-    return [[(3, f1)], [(0, f1)], [(2, f1), (3, f2)], [(0, f2)], [(0, rows), (1, units)], [(0, units)], [(0, units)], []]
+    conv1, conv2 = [[(3, f1)], [(0, f1)]], [[(2, f1), (3, f2)], [(0, f2)]]
+    return [*conv1, *conv2, [(0, rows), (1, units)], [(0, units)], [(0, units)], []]
 
 
 def select(weights: list[tf.Tensor], kept: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> list[tf.Tensor]:

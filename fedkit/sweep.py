@@ -61,9 +61,7 @@ def default_grid() -> list[SweepConfig]:
 DROPOUT_ENCODERS = (("uniform:4", "uniform:2"), ("kashin:4", "uniform:2"))
 
 
-def dropout_grid(
-    keeps: Sequence[float], encoders: Sequence[tuple[str, str]] = DROPOUT_ENCODERS
-) -> list[SweepConfig]:
+def dropout_grid(keeps: Sequence[float], encoders: Sequence[tuple[str, str]] = DROPOUT_ENCODERS) -> list[SweepConfig]:
     """Federated Dropout at each keep fraction, without encoders and with each (down, up) pair of `encoders`."""
     grid = []
     for keep in keeps:
