@@ -1,0 +1,220 @@
+"""Distributed mean estimation with limited communication (Suresh et al., ICML 2017, arXiv:1611.00429).
+
+n clients each hold a vector X_i in R^d; each sends a quantized Y_i and the server estimates the mean
+as the mean of the Y_i. The error of a protocol is E = E||mean(Y) - mean(X)||^2. Three protocols, each
+built from `tensor_encoding` stages (through `fedkit.encoders.make_encoder`):
+
+- `binary` (the paper's pi_sb): each coordinate rounded stochastically, and without bias, to the
+  vector's min or max: `uniform:1` (flatten, 1-bit stochastic uniform quantization, bit-packing).
+- `k-level` (pi_sk): k = 2**bits levels evenly spaced from the vector's min to its max: `uniform:B`.
+- `rotated` (pi_srk): the vector is first rotated by a random Hadamard matrix (H D / sqrt(d), D random
+  signs, seed shared with the server like the paper's public randomness), then quantized to k levels:
+  `hadamard:B`. The server rotates back; a rotation keeps squared errors.
+
+Every client quantizes independently and without bias, so E = (1/n^2) sum_i E||Y_i - X_i||^2, and for
+k-level quantization that is exact (the paper's Lemma 2): `exact_mse`. The paper's bounds are in `bound`.
+`mse_of_mean` measures E by Monte Carlo with the encoders themselves.
+
+Bits: `encoded_bits` counts what the encoder sends, from its encoded tensors' static shapes and dtypes:
+`tensor_encoding` packs B-bit values 28 bits to an int32 (so 32/28 bits per bit of payload) and sends
+min and max as two float32. The paper counts d*ceil(log2 k) bits plus min and max (`paper_bits`, with
+32-bit floats). The Hadamard stage pads d to a power of two; use such d for a fair comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
+
+from fedkit import encoders, stages
+
+METHODS = ("binary", "k-level", "rotated")
+PAPER_NAMES = {"binary": "pi_sb", "k-level": "pi_sk", "rotated": "pi_srk"}
+_BATCH_ELEMENTS = 2**23  # floats quantized per traced call (32 MiB): bounds memory
+FLOAT_BITS = 32  # the paper's r: bits of one float (min and max travel as float32)
+
+
+def _check(method: str, bits: int) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: choose one of {', '.join(METHODS)}.")
+    if method == "binary" and bits != 1:
+        raise ValueError(f"bits={bits}: binary quantization has 2 levels, so bits=1 (use 'k-level' for more).")
+    if not 1 <= bits <= 16:
+        raise ValueError(f"bits={bits}: tensor_encoding quantizes to 1 to 16 bits.")
+
+
+def levels(bits: int) -> int:
+    """k, the number of quantization levels of a B-bit quantizer: 2**B."""
+    return 2**bits
+
+
+def spec(method: str, bits: int = 1) -> str:
+    """The fedkit encoder spec behind a protocol: `uniform:B` or `hadamard:B`."""
+    _check(method, bits)
+    return f"{'hadamard' if method == 'rotated' else 'uniform'}:{bits}"
+
+
+def build_encoder(method: str, bits: int = 1) -> te.core.Encoder:
+    """The `tensor_encoding` encoder of a protocol (stages: flatten, [Hadamard,] quantization, bit-packing)."""
+    return encoders.make_encoder(spec(method, bits))
+
+
+def encoded_bits(method: str, bits: int, d: int) -> int:
+    """Bits one client sends for a d-vector, from the encoded tensors' static shapes and dtypes."""
+    return stages.encoded_bits(lambda: build_encoder(method, bits), (d,))
+
+
+def te_bits(method: str, bits: int, d: int) -> int:
+    """The same count in closed form: ceil(d' * B / 28) int32 words plus min and max (d' = padded d)."""
+    _check(method, bits)
+    sent = 2 ** math.ceil(math.log2(d)) if method == "rotated" else d
+    return 32 * math.ceil(sent * bits / 28) + 2 * FLOAT_BITS
+
+
+def paper_bits(d: int, k: int) -> int:
+    """The paper's count for one client: d * ceil(log2 k) bits, plus min and max as floats."""
+    return d * math.ceil(math.log2(k)) + 2 * FLOAT_BITS
+
+
+def _roundtrip_fn(method: str, bits: int, d: int) -> tf.types.experimental.GenericFunction:
+    """A traced function: each row of an (m, d) batch encoded and decoded on its own, as one client would."""
+    encoder = build_encoder(method, bits)
+
+    def one(x):
+        encode_params, decode_params = encoder.get_params(encoder.initial_state())
+        encoded, _, shapes = encoder.encode(x, encode_params)
+        return encoder.decode(encoded, decode_params, shapes)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
+    def roundtrip(batch):
+        return tf.map_fn(one, batch, parallel_iterations=16)
+
+    return roundtrip
+
+
+def roundtrip(method: str, bits: int, x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each row of `x` (clients x d) quantized and dequantized independently, as the server receives it."""
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x has shape {x.shape}: pass one row per client, shape (n, d).")
+    tf.random.set_seed(seed)
+    with _fresh_traces():
+        return _roundtrip_fn(method, bits, x.shape[1])(x).numpy()
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate of the mean-squared error of the mean, with its standard error."""
+
+    mse: float
+    stderr: float
+    trials: int
+
+
+class _QuietRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _fresh_traces():
+    # Each estimate traces its own function so that its seed fixes its random draws; TF warns about that.
+    quiet = _QuietRetracing()
+    tf.get_logger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        tf.get_logger().removeFilter(quiet)
+
+
+def mse_of_mean(method: str, bits: int, x: np.ndarray, trials: int = 20, seed: int = 0) -> Estimate:
+    """E||mean(Y) - mean(X)||^2 over `trials` independent quantizations of the clients' rows of `x`."""
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x has shape {x.shape}: pass one row per client, shape (n, d).")
+    if trials < 2:
+        raise ValueError(f"trials={trials}: a standard error needs at least 2 trials.")
+    _check(method, bits)
+    tf.random.set_seed(seed)
+    fn = _roundtrip_fn(method, bits, x.shape[1])
+    n, d = x.shape
+    per_call = max(1, _BATCH_ELEMENTS // (n * d))  # trials quantized in one call, all clients' rows at once
+    means = []
+    for start in range(0, trials, per_call):
+        count = min(per_call, trials - start)
+        with _fresh_traces():
+            decoded = fn(np.tile(x, (count, 1))).numpy().astype(np.float64)
+        means.append(decoded.reshape(count, n, d).mean(axis=1))
+    errors = np.sum((np.concatenate(means) - x.astype(np.float64).mean(axis=0)) ** 2, axis=1)
+    return Estimate(float(errors.mean()), float(errors.std(ddof=1) / math.sqrt(trials)), trials)
+
+
+def exact_mse(x: np.ndarray, bits: int) -> float:
+    """The paper's Lemma 2: (1/n^2) sum_i sum_j (b_{r+1} - X_i(j)) (X_i(j) - b_r), unrotated k levels."""
+    x = np.asarray(x, np.float64)
+    k = levels(bits)
+    low, high = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    step = np.where(high > low, (high - low) / (k - 1), 1.0)
+    r = np.clip(np.floor((x - low) / step), 0, k - 2)
+    below = low + r * step
+    return float(np.sum((below + step - x) * (x - below)) / x.shape[0] ** 2)
+
+
+def bound(method: str, bits: int, x: np.ndarray) -> float:
+    """The paper's upper bound on E: (d / 2n) / (k-1)^2 * mean ||X_i||^2, or (2 ln d + 2) / n / (k-1)^2 * ... rotated."""
+    _check(method, bits)
+    x = np.asarray(x, np.float64)
+    n, d = x.shape
+    k = levels(bits)
+    norms = float(np.mean(np.sum(x**2, axis=1)))
+    if method == "rotated":
+        return (2 * math.log(d) + 2) / (n * (k - 1) ** 2) * norms
+    return d / (2 * n * (k - 1) ** 2) * norms
+
+
+def hadamard(d: int) -> np.ndarray:
+    """The d x d Hadamard matrix in Sylvester's order, scaled to be orthogonal (H H^T = I); d a power of two."""
+    if d < 1 or d & (d - 1):
+        raise ValueError(f"d={d}: a Hadamard matrix here needs d a power of two (1, 2, 4, ...).")
+    h = np.ones((1, 1))
+    while h.shape[0] < d:
+        h = np.block([[h, h], [h, -h]])
+    return h / math.sqrt(d)
+
+
+def rotate(x: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """The paper's rotation of each row of x: H D x, D = diag(signs) (what `HadamardEncodingStage` computes)."""
+    x = np.asarray(x, np.float64)
+    return (x * signs) @ hadamard(x.shape[-1]).T
+
+
+def worst_case(d: int, at: int = 1) -> np.ndarray:
+    """The paper's worst case for binary quantization, (e_at - e_(at+1)) / sqrt(2): unit norm, one +, one -, zeros."""
+    if d < 4 or not 0 <= at < d - 1:
+        raise ValueError(f"d={d}, at={at}: take d >= 4 and 0 <= at <= d - 2.")
+    x = np.zeros(d)
+    x[at], x[at + 1] = 1 / math.sqrt(2), -1 / math.sqrt(2)
+    return x
+
+
+def worst_case_mse(method: str, bits: int, d: int, n: int) -> float:
+    """Exact E when n clients all hold `worst_case(d, at>=1)`, d a power of two.
+
+    Unrotated: min and max are -+1/sqrt(2) and 0 sits midway between two levels, so each of the d - 2
+    zeros costs (step/2)^2 = 1/(2 (k-1)^2): E = (d - 2) / (2 n (k-1)^2). Rotated: H D x takes the values
+    0 (d/2 times) and -+sqrt(2/d) (the columns at and at+1 of H and their product are orthogonal, and
+    neither is the constant column 0), so each zero costs (sqrt(2/d) / (k-1))^2: E = 1 / (n (k-1)^2),
+    whatever the signs D. Rotation wins by (d - 2) / 2. (At at=0, H D x has two values only and the
+    rotated error is 0.)
+    """
+    _check(method, bits)
+    k = levels(bits)
+    if method == "rotated":
+        return 1 / (n * (k - 1) ** 2)
+    return (d - 2) / (2 * n * (k - 1) ** 2)
