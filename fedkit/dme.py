@@ -93,7 +93,7 @@ def _roundtrip_fn(method: str, bits: int, d: int) -> tf.types.experimental.Gener
 
     @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
     def roundtrip(batch):
-        return tf.map_fn(one, batch, parallel_iterations=16)
+        return tf.map_fn(one, batch, parallel_iterations=1)  # one at a time: random draws in a fixed order
 
     return roundtrip
 
@@ -155,15 +155,20 @@ def mse_of_mean(method: str, bits: int, x: np.ndarray, trials: int = 20, seed: i
     return Estimate(float(errors.mean()), float(errors.std(ddof=1) / math.sqrt(trials)), trials)
 
 
-def exact_mse(x: np.ndarray, bits: int) -> float:
-    """The paper's Lemma 2: (1/n^2) sum_i sum_j (b_{r+1} - X_i(j)) (X_i(j) - b_r), unrotated k levels."""
+def rounding_variance(x: np.ndarray, bits: int) -> np.ndarray:
+    """Per coordinate, the variance of unbiased stochastic rounding to k levels: (b_{r+1} - x)(x - b_r)."""
     x = np.asarray(x, np.float64)
     k = levels(bits)
-    low, high = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    low, high = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
     step = np.where(high > low, (high - low) / (k - 1), 1.0)
-    r = np.clip(np.floor((x - low) / step), 0, k - 2)
-    below = low + r * step
-    return float(np.sum((below + step - x) * (x - below)) / x.shape[0] ** 2)
+    below = low + np.clip(np.floor((x - low) / step), 0, k - 2) * step
+    return (below + step - x) * (x - below)
+
+
+def exact_mse(x: np.ndarray, bits: int) -> float:
+    """The paper's Lemma 2, unrotated k levels: (1/n^2) sum_i sum_j (b_{r+1} - X_i(j)) (X_i(j) - b_r)."""
+    x = np.asarray(x, np.float64)
+    return float(np.sum(rounding_variance(x, bits)) / x.shape[0] ** 2)
 
 
 def bound(method: str, bits: int, x: np.ndarray) -> float:
@@ -218,3 +223,80 @@ def worst_case_mse(method: str, bits: int, d: int, n: int) -> float:
     if method == "rotated":
         return 1 / (n * (k - 1) ** 2)
     return (d - 2) / (2 * n * (k - 1) ** 2)
+
+
+def gaussian_clients(n: int, d: int, seed: int = 0) -> np.ndarray:
+    """n client vectors with independent N(0, 1/d) coordinates, so ||X_i||^2 is about 1."""
+    return np.random.default_rng(seed).normal(scale=1 / math.sqrt(d), size=(n, d)).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One protocol on one data set: bits sent per dimension, the measured error, Lemma 2 and the bound."""
+
+    method: str
+    bits: int
+    d: int
+    n: int
+    bits_per_dim: float
+    paper_bits_per_dim: float
+    mse: Estimate
+    exact: float | None  # Lemma 2; None for the rotated protocol (its exact error depends on the rotation)
+    bound: float
+
+
+def measure(method: str, bits: int, x: np.ndarray, trials: int = 20, seed: int = 0) -> Row:
+    """Measure one protocol on the clients' rows of `x`, beside its bits, Lemma 2 and the paper's bound."""
+    n, d = np.shape(x)
+    return Row(method, bits, d, n, encoded_bits(method, bits, d) / d, paper_bits(d, levels(bits)) / d,
+               mse_of_mean(method, bits, x, trials, seed), None if method == "rotated" else exact_mse(x, bits),
+               bound(method, bits, x))  # fmt: skip
+
+
+PROTOCOLS = (("binary", 1), ("k-level", 2), ("k-level", 4), ("rotated", 1), ("rotated", 2), ("rotated", 4))
+
+
+def sweep(
+    ds: tuple[int, ...] = (64, 1024), ns: tuple[int, ...] = (10, 100), protocols=PROTOCOLS, trials: int = 20
+) -> list[Row]:
+    """Every protocol on Gaussian clients (`gaussian_clients`, seed 0) for each d and n."""
+    return [measure(m, b, gaussian_clients(n, d), trials) for d in ds for n in ns for m, b in protocols]
+
+
+def _sci(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def format_rows(rows: list[Row]) -> str:
+    """A markdown table of `sweep`'s rows."""
+    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured MSE | Lemma 2 | bound |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        exact = "-" if r.exact is None else _sci(r.exact)
+        lines.append(f"| {r.d} | {r.n} | {r.method} ({PAPER_NAMES[r.method]}) | {levels(r.bits)} | "
+                     f"{r.bits_per_dim:.3f} | {r.paper_bits_per_dim:.3f} | {_sci(r.mse.mse)} ± "
+                     f"{_sci(r.mse.stderr)} | {exact} | {_sci(r.bound)} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def worst_case_rows(ds: tuple[int, ...] = (16, 64, 256, 1024), n: int = 10, trials: int = 20) -> list[dict]:
+    """Binary against rotated binary on `worst_case(d)` held by n clients: measured, exact, and their ratios."""
+    rows = []
+    for d in ds:
+        x = np.tile(worst_case(d), (n, 1))
+        binary, rotated = mse_of_mean("binary", 1, x, trials), mse_of_mean("rotated", 1, x, trials)
+        rows.append({"d": d, "binary": binary, "binary exact": worst_case_mse("binary", 1, d, n),
+                     "rotated": rotated, "rotated exact": worst_case_mse("rotated", 1, d, n),
+                     "measured ratio": binary.mse / rotated.mse, "exact ratio": (d - 2) / 2})  # fmt: skip
+    return rows
+
+
+def format_worst_case(rows: list[dict]) -> str:
+    """A markdown table of `worst_case_rows`."""
+    lines = ["| d | binary: measured | binary: exact | rotated: measured | rotated: exact | ratio measured | "
+             "ratio (d-2)/2 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r['d']} | {_sci(r['binary'].mse)} ± {_sci(r['binary'].stderr)} | {_sci(r['binary exact'])}"
+                     f" | {_sci(r['rotated'].mse)} ± {_sci(r['rotated'].stderr)} | {_sci(r['rotated exact'])} | "
+                     f"{r['measured ratio']:.1f} | {r['exact ratio']:.0f} |")  # fmt: skip
+    return "\n".join(lines)
