@@ -172,7 +172,7 @@ def exact_mse(x: np.ndarray, bits: int) -> float:
 
 
 def bound(method: str, bits: int, x: np.ndarray) -> float:
-    """The paper's upper bound on E: (d / 2n) / (k-1)^2 * mean ||X_i||^2, or (2 ln d + 2) / n / (k-1)^2 * ... rotated."""
+    """The paper's bound on E: d / (2n (k-1)^2) * mean ||X_i||^2; rotated, (2 ln d + 2) / (n (k-1)^2) * the same."""
     _check(method, bits)
     x = np.asarray(x, np.float64)
     n, d = x.shape
