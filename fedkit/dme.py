@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 
@@ -65,6 +66,7 @@ def build_encoder(method: str, bits: int = 1) -> te.core.Encoder:
     return encoders.make_encoder(spec(method, bits))
 
 
+@functools.cache  # a trace per call otherwise; the count never changes
 def encoded_bits(method: str, bits: int, d: int) -> int:
     """Bits one client sends for a d-vector, from the encoded tensors' static shapes and dtypes."""
     return stages.encoded_bits(lambda: build_encoder(method, bits), (d,))
