@@ -192,7 +192,10 @@ def _reproduce_dme(trials: int) -> int:
 
     print(f"Suresh et al. 2017 on Gaussian clients (seed 0), {trials} trials per cell:\n")
     print(dme.format_rows(dme.sweep(ds=(64, 1024, 16384), trials=trials)))
-    print(f"\nThe worst case (e_1 - e_2)/sqrt(2) on 10 clients, binary against rotated binary, {trials} trials:\n")
+    print(
+        f"\nThe worst case (e_1 - e_2)/sqrt(2) (coordinates counted from 0) on 10 clients, binary against "
+        f"rotated binary, {trials} trials:\n"
+    )
     print(dme.format_worst_case(dme.worst_case_rows(ds=(16, 64, 256, 1024, 4096, 16384), trials=trials)))
     return 0
 

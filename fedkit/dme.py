@@ -259,7 +259,10 @@ PROTOCOLS = (("binary", 1), ("k-level", 2), ("k-level", 4), ("rotated", 1), ("ro
 
 
 def sweep(
-    ds: tuple[int, ...] = (64, 1024), ns: tuple[int, ...] = (10, 100), protocols=PROTOCOLS, trials: int = 20
+    ds: tuple[int, ...] = (64, 1024),
+    ns: tuple[int, ...] = (10, 100),
+    protocols: tuple[tuple[str, int], ...] = PROTOCOLS,
+    trials: int = 20,
 ) -> list[Row]:
     """Every protocol on Gaussian clients (`gaussian_clients`, seed 0) for each d and n."""
     return [measure(m, b, gaussian_clients(n, d), trials) for d in ds for n in ns for m, b in protocols]
