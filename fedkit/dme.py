@@ -273,14 +273,14 @@ def _sci(value: float) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
-    """A markdown table of `sweep`'s rows."""
-    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured MSE | Lemma 2 | bound |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    """A markdown table of `sweep`'s rows; z is (measured - Lemma 2) in standard errors of the measurement."""
+    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured E | Lemma 2 | z | bound |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        exact = "-" if r.exact is None else _sci(r.exact)
+        exact, z = ("-", "-") if r.exact is None else (f"{r.exact:.4g}", f"{(r.mse.mse - r.exact) / r.mse.stderr:+.1f}")
         lines.append(f"| {r.d} | {r.n} | {r.method} ({PAPER_NAMES[r.method]}) | {levels(r.bits)} | "
-                     f"{r.bits_per_dim:.3f} | {r.paper_bits_per_dim:.3f} | {_sci(r.mse.mse)} ± "
-                     f"{_sci(r.mse.stderr)} | {exact} | {_sci(r.bound)} |")  # fmt: skip
+                     f"{r.bits_per_dim:.3f} | {r.paper_bits_per_dim:.3f} | {r.mse.mse:.4g} ± {r.mse.stderr:.2g} | "
+                     f"{exact} | {z} | {_sci(r.bound)} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -301,7 +301,7 @@ def format_worst_case(rows: list[dict]) -> str:
     lines = ["| d | binary: measured | binary: exact | rotated: measured | rotated: exact | ratio measured | "
              "ratio (d-2)/2 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        lines.append(f"| {r['d']} | {_sci(r['binary'].mse)} ± {_sci(r['binary'].stderr)} | {_sci(r['binary exact'])}"
-                     f" | {_sci(r['rotated'].mse)} ± {_sci(r['rotated'].stderr)} | {_sci(r['rotated exact'])} | "
+        lines.append(f"| {r['d']} | {r['binary'].mse:.4g} ± {r['binary'].stderr:.2g} | {r['binary exact']:.4g}"
+                     f" | {r['rotated'].mse:.4g} ± {r['rotated'].stderr:.2g} | {r['rotated exact']:.4g} | "
                      f"{r['measured ratio']:.1f} | {r['exact ratio']:.0f} |")  # fmt: skip
     return "\n".join(lines)
