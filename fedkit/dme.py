@@ -12,7 +12,8 @@ built from `tensor_encoding` stages (through `fedkit.encoders.make_encoder`):
   `hadamard:B`. The server rotates back; a rotation keeps squared errors.
 
 Every client quantizes independently and without bias, so E = (1/n^2) sum_i E||Y_i - X_i||^2, and for
-k-level quantization that is exact (the paper's Lemma 2): `exact_mse`. The paper's bounds are in `bound`.
+k-level quantization that is exact (the paper's lemma for pi_sb, level by level): `exact_mse`. The
+paper's bounds are in `bound`.
 `mse_of_mean` measures E by Monte Carlo with the encoders themselves.
 
 Bits: `encoded_bits` counts what the encoder sends, from its encoded tensors' static shapes and dtypes:
@@ -168,7 +169,7 @@ def rounding_variance(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 def exact_mse(x: np.ndarray, bits: int) -> float:
-    """The paper's Lemma 2, unrotated k levels: (1/n^2) sum_i sum_j (b_{r+1} - X_i(j)) (X_i(j) - b_r)."""
+    """Exact E of unrotated k levels (the paper's lemma): (1/n^2) sum_i sum_j (b_{r+1} - X_i(j)) (X_i(j) - b_r)."""
     x = np.asarray(x, np.float64)
     return float(np.sum(rounding_variance(x, bits)) / x.shape[0] ** 2)
 
@@ -234,7 +235,7 @@ def gaussian_clients(n: int, d: int, seed: int = 0) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One protocol on one data set: bits sent per dimension, the measured error, Lemma 2 and the bound."""
+    """One protocol on one data set: bits sent per dimension, the measured error, the exact error and the bound."""
 
     method: str
     bits: int
@@ -243,12 +244,12 @@ class Row:
     bits_per_dim: float
     paper_bits_per_dim: float
     mse: Estimate
-    exact: float | None  # Lemma 2; None for the rotated protocol (its exact error depends on the rotation)
+    exact: float | None  # the lemma; None for the rotated protocol (its exact error depends on the rotation)
     bound: float
 
 
 def measure(method: str, bits: int, x: np.ndarray, trials: int = 20, seed: int = 0) -> Row:
-    """Measure one protocol on the clients' rows of `x`, beside its bits, Lemma 2 and the paper's bound."""
+    """Measure one protocol on the clients' rows of `x`, beside its bits, its exact error and the paper's bound."""
     n, d = np.shape(x)
     return Row(method, bits, d, n, encoded_bits(method, bits, d) / d, paper_bits(d, levels(bits)) / d,
                mse_of_mean(method, bits, x, trials, seed), None if method == "rotated" else exact_mse(x, bits),
@@ -273,8 +274,8 @@ def _sci(value: float) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
-    """A markdown table of `sweep`'s rows; z is (measured - Lemma 2) in standard errors of the measurement."""
-    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured E | Lemma 2 | z | bound |",
+    """A markdown table of `sweep`'s rows; z is (measured - exact) in standard errors of the measurement."""
+    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured E | exact (lemma) | z | bound |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         exact, z = ("-", "-") if r.exact is None else (f"{r.exact:.4g}", f"{(r.mse.mse - r.exact) / r.mse.stderr:+.1f}")

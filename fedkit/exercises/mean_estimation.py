@@ -22,7 +22,7 @@ def check_binary_error(error: Callable[[np.ndarray], float]) -> None:
             raise AssertionError(f"for a vector of {x.size} coordinates you gave {got:.6g}, the expectation is "
                                  f"{want:.6g}: x(j) becomes max with probability (x(j) - min) / (max - min), "
                                  "else min; its variance is (max - x(j)) (x(j) - min); add them up.")  # fmt: skip
-    print("Right: your error equals Lemma 2 (fedkit.dme.exact_mse) on all four vectors.")
+    print("Right: your error equals the exact one (fedkit.dme.exact_mse) on all four vectors.")
 
 
 def check_bits_per_dimension(answer: float) -> None:
