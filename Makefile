@@ -4,6 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := fedkit
+# Test files (a notebook is one file) run on JOBS processes at once; each notebook needs about 2 GB.
+JOBS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export GRPC_VERBOSITY := ERROR
@@ -27,7 +29,8 @@ run: setup
 
 test: setup
 	$(PY) -m pytest tests notebooks -m "not slow" --nbval --nbval-kernel-name=$(KERNEL) \
-	  --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -v
+	  --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -v \
+	  --numprocesses=$(JOBS) --dist=loadfile
 
 sweep: setup
 	$(PY) -m fedkit reproduce sweep

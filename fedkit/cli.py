@@ -1,5 +1,5 @@
-"""`python -m fedkit`: communication cost of a configuration (`cost`), and the compression sweep
-(`reproduce sweep`)."""
+"""`python -m fedkit`: communication cost of a configuration (`cost`), the compression sweep
+(`reproduce sweep`), and Suresh et al.'s distributed mean estimation tables (`reproduce dme`)."""
 
 from __future__ import annotations
 
@@ -80,8 +80,9 @@ def parser() -> argparse.ArgumentParser:
                       help="Federated Dropout: send and train a sub-model keeping a fraction P in (0, 1]")  # fmt: skip
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
-    rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`")
-    rep.add_argument("what", choices=["sweep"])
+    rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
+    rep.add_argument("what", choices=["sweep", "dme"], help="dme prints its tables and takes only --trials")
+    rep.add_argument("--trials", type=_whole_number(2, 10_000), default=20, help="dme: Monte Carlo trials")
     rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
     rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
     rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
@@ -219,13 +220,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  args.dropout)  # fmt: skip
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
-        return _reproduce_sweep(args)
+        return _reproduce_dme(args.trials) if args.what == "dme" else _reproduce_sweep(args)
     except KeyboardInterrupt:
         return _error("interrupted", 130)
     except (ValueError, OSError) as e:  # DataError, CheckpointError, UsageError; a folder we cannot write
         return _error(e, 2)
     except RuntimeError as e:  # a worker that stopped answering, a failed download
         return _error(e, 1)
+
+
+def _reproduce_dme(trials: int) -> int:
+    from fedkit import dme
+
+    print(f"Suresh et al. 2017 on Gaussian clients (seed 0), {trials} trials per cell:\n")
+    print(dme.format_rows(dme.sweep(ds=(64, 1024, 16384), trials=trials)))
+    print(
+        f"\nThe worst case (e_1 - e_2)/sqrt(2) (coordinates counted from 0) on 10 clients, binary against "
+        f"rotated binary, {trials} trials:\n"
+    )
+    print(dme.format_worst_case(dme.worst_case_rows(ds=(16, 64, 256, 1024, 4096, 16384), trials=trials)))
+    return 0
 
 
 def _reproduce_sweep(args: argparse.Namespace) -> int:
@@ -236,7 +250,7 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
     if not args.list:
         _check_writable_dir(out, "--out")
         _check_writable_dir(cache_dir, "--cache-dir")
-    from fedkit import data, sweep
+    from fedkit import sweep  # run_sweep loads the data once and checks --clients against it before writing
 
     try:
         grid = sweep.dropout_grid(args.dropout) if args.dropout else sweep.default_grid()
@@ -248,10 +262,6 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
                         + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
                         for c in configs))  # fmt: skip
         return 0
-    train, _ = data.load_emnist(cache_dir=cache_dir, source=args.source, verbose=False)
-    if args.clients > len(train.client_ids):
-        raise UsageError(f"--clients {args.clients}: the training data has {len(train.client_ids)} clients; "
-                         f"ask for at most {len(train.client_ids)} per round.")  # fmt: skip
     settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,
                                    tuple(args.seeds))  # fmt: skip
     sweep.run_sweep(configs, settings, out, cache_dir, args.source)

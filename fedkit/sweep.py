@@ -156,8 +156,9 @@ def check_settings(
     if not (cache / "emnist_all.sqlite").is_file():  # a cache that holds the data may be read-only
         _check_folder(cache, "cache folder", "--cache-dir")
     if train_clients is not None and settings.clients_per_round > train_clients:
-        raise ValueError(f"clients_per_round={settings.clients_per_round} but the training data has only "
-                         f"{train_clients} clients: use --clients {train_clients} or fewer.")  # fmt: skip
+        n = settings.clients_per_round
+        raise ValueError(f"clients_per_round={n} but the training data has only {train_clients} clients: "
+                         f"ask for at most {train_clients} (--clients {n} is too many).")  # fmt: skip
 
 
 def run_config(

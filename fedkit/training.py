@@ -151,6 +151,20 @@ def _check_data_fits(process: tff.learning.templates.LearningProcess, dataset: t
                          "pass flat=True for the dense model and flat=False for the CNN.")  # fmt: skip
 
 
+def initial_state(process: tff.learning.templates.LearningProcess, seed: int):
+    """`process.initialize()`, with the model's starting weights drawn from `seed` when fedkit built the model.
+
+    TFF initializes inside a graph without a seed, so two runs would otherwise start from different weights.
+    """
+    state = process.initialize()
+    model = (getattr(process, "fedkit_config", None) or {}).get("model")
+    if model not in models.MODELS or not hasattr(process, "set_model_weights"):
+        return state
+    tf.keras.utils.set_random_seed(seed)
+    weights = tff.learning.models.ModelWeights.from_model(models.model_fn(model)())
+    return process.set_model_weights(state, tf.nest.map_structure(lambda v: v.numpy(), weights))
+
+
 def run_rounds(
     process: tff.learning.templates.LearningProcess,
     train_data: tff.simulation.datasets.ClientData,
@@ -190,7 +204,7 @@ def run_rounds(
         if verbose:
             print(f"Resuming after round {done} from {checkpoint_dir}")
     else:
-        state, done, rng, history = process.initialize(), 0, np.random.default_rng(seed), History()
+        state, done, rng, history = initial_state(process, seed), 0, np.random.default_rng(seed), History()
     tracker = SizeTracker(communication_cost(process.next)) if track_size else None
     if tracker and history.rows:
         tracker.broadcast_bits.append(history.rows[-1]["cumulative_broadcast_bits"])

@@ -68,6 +68,8 @@ def test_table_columns_never_run_together():
      (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
      (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
      (["reproduce", "sweep", "--seeds", "-1"], "'-1'"),
+     (["reproduce", "dme", "--trials", "1"], "'1' is not a whole number from 2"),
+     (["reproduce", "dmee"], "invalid choice"),
      (["cost", "--model", "vgg"], "invalid choice"), (["train"], "invalid choice")],
 )  # fmt: skip
 def test_bad_flags_name_the_value(args, message, capsys):

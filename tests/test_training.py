@@ -45,7 +45,20 @@ def test_same_seed_same_run(emnist, dense_fedavg):
     for a, b in zip(
         dense_fedavg.get_model_weights(s1).trainable, dense_fedavg.get_model_weights(s2).trainable, strict=False
     ):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cnn_runs_with_the_same_seed_are_identical(emnist):
+    """TFF draws the CNN's initial weights without a seed; `initial_state` draws them from the run's seed."""
+    train, _ = emnist
+    process = training.build_fedavg("cnn", client_lr=0.1)
+    weights = lambda state: process.get_model_weights(state).trainable  # noqa: E731
+    start = [weights(training.initial_state(process, seed)) for seed in (5, 5, 6)]
+    assert all(np.array_equal(a, b) for a, b in zip(start[0], start[1], strict=True))
+    assert not np.array_equal(start[0][0], start[2][0])  # the first conv kernel (the biases start at zero)
+    runs = [training.run_rounds(process, train, 1, clients_per_round=2, seed=5, verbose=False)[0] for _ in range(2)]
+    for a, b in zip(weights(runs[0]), weights(runs[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_progress_lines(emnist, dense_fedavg, capsys):

@@ -91,14 +91,14 @@ def build() -> None:
         sys.exit(python.stderr.strip())
     run([uv(), "venv", "--quiet", "--python", python.stdout.strip(), str(VENV)])
     target = str(VENV / "bin" / "python")
-    run([uv(), "pip", "install", "--quiet", "--python", target, "--no-deps", "-r", str(PINS)])
+    run([uv(), "pip", "install", "--quiet", "--python", target, "--no-deps", "--compile-bytecode", "-r", str(PINS)])
     # The setup cell runs `python -m pip <args>` on its clone; here uv runs the same arguments on a copy of
     # the working tree (a build writes build/ and *.egg-info into the folder it builds).
     with tempfile.TemporaryDirectory(prefix="fedkit-colab-src-") as tmp:
         checkout = Path(tmp) / "fedkit"
         shutil.copytree(ROOT, checkout, ignore=not_in_a_clone)
         for args in pip_install_args(str(checkout)):
-            run([uv(), "pip", *args[:1], "--python", target, *args[1:]])
+            run([uv(), "pip", *args[:1], "--python", target, "--compile-bytecode", *args[1:]])  # as pip does
     verify(target)
     run([target, "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
          "--display-name", "Python 3.11 (Colab 2025.07 simulation)"])  # fmt: skip
