@@ -86,7 +86,8 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
     rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
     rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
-    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=[0])
+    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=list(specs.DEFAULT_SEEDS),
+                     help="seeds per configuration (default 0 1 2: a 95%% interval needs at least 2)")
     rep.add_argument("--client-lr", type=_positive_float, default=0.1)
     rep.add_argument("--server-lr", type=_positive_float, default=1.0)
     rep.add_argument("--source", choices=["auto", "sample", "tff"], default="auto", help="EMNIST source")

@@ -168,6 +168,10 @@ class DropoutProcess:
         w = state.model_weights
         return ModelWeights(list(w.trainable), list(w.non_trainable))
 
+    def set_model_weights(self, state: DropoutState, weights: ModelWeights) -> DropoutState:
+        """`state` with the full model's weights replaced (so `run_rounds` can seed the starting weights)."""
+        return attrs.evolve(state, model_weights=ModelWeights(list(weights.trainable), list(weights.non_trainable)))
+
 
 def _functional_cnn(widths: tuple[int, int, int]) -> tff.learning.models.FunctionalModel:
     import collections

@@ -12,6 +12,7 @@ ENCODERS = ("identity", "uniform", "hadamard", "kashin")
 TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
 MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
 DEFAULT_THRESHOLD = 10_000
+DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 MAX_BITS = 16
 _REGISTERED: dict[str, int] = {}  # name -> largest parameter, for encoders registered at run time
 

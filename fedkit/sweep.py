@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-# TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
+from fedkit.specs import DEFAULT_SEEDS  # `reproduce sweep`'s default, TF-free for the CLI
 
-DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
+# TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
 
 
 @dataclasses.dataclass(frozen=True)

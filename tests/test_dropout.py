@@ -181,3 +181,15 @@ def test_cli_lists_the_dropout_grid(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6 and lines[0].startswith("'dropout 1': broadcast identity, aggregate identity")
     assert lines[5].endswith("broadcast kashin:4, aggregate uniform:2, threshold 10000, dropout keeps 0.75")
+
+
+def test_run_rounds_seeds_the_dropout_models_starting_weights(processes):
+    from fedkit import training
+
+    process = processes[0.75]
+    starts = [process.get_model_weights(training.initial_state(process, seed)).trainable for seed in (3, 3, 4)]
+    assert all(np.array_equal(a, b) for a, b in zip(starts[0], starts[1], strict=True))
+    assert not np.array_equal(starts[0][0], starts[2][0])
+    plain = training.build_fedavg("cnn")  # the same seed starts the full CNN at the same weights
+    for a, b in zip(starts[0], plain.get_model_weights(training.initial_state(plain, 3)).trainable, strict=True):
+        np.testing.assert_array_equal(a, b)
