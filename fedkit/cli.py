@@ -1,5 +1,5 @@
-"""`python -m fedkit`: communication cost of a configuration (`cost`), and the compression sweep
-(`reproduce sweep`)."""
+"""`python -m fedkit`: communication cost of a configuration (`cost`), the compression sweep
+(`reproduce sweep`), and Suresh et al.'s distributed mean estimation tables (`reproduce dme`)."""
 
 from __future__ import annotations
 
@@ -76,14 +76,18 @@ def parser() -> argparse.ArgumentParser:
                       help="encode only variables with more elements than this (default 10000)")  # fmt: skip
     cost.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10,
                       help="clients per round (default 10)")  # fmt: skip
+    cost.add_argument("--dropout", metavar="P",
+                      help="Federated Dropout: send and train a sub-model keeping a fraction P in (0, 1]")  # fmt: skip
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
-    rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`")
-    rep.add_argument("what", choices=["sweep"])
+    rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
+    rep.add_argument("what", choices=["sweep", "dme"], help="dme prints its tables and takes only --trials")
+    rep.add_argument("--trials", type=_whole_number(2, 10_000), default=20, help="dme: Monte Carlo trials")
     rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
     rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
     rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
-    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=[0])
+    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=list(specs.DEFAULT_SEEDS),
+                     help="seeds per configuration (default 0 1 2: a 95%% interval needs at least 2)")
     rep.add_argument("--client-lr", type=_positive_float, default=0.1)
     rep.add_argument("--server-lr", type=_positive_float, default=1.0)
     rep.add_argument("--source", choices=["auto", "sample", "tff"], default="auto", help="EMNIST source")
@@ -91,18 +95,33 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=None, help="output folder (default: outputs/sweep)")
     rep.add_argument("--only", nargs="+", metavar="NAME", help="run only these configurations (see --list)")
     rep.add_argument("--list", action="store_true", help="list the configurations and exit")
+    rep.add_argument("--dropout", metavar="P", nargs="+", default=None,
+                     help="sweep Federated Dropout at these keep fractions instead (each without encoders, "
+                          "with uniform:4 down and uniform:2 up, and with kashin:4 down and uniform:2 up)")  # fmt: skip
     return p
 
 
-def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clients: int) -> dict:
-    """Per-client and per-round bits of one FedAvg round of this configuration."""
+def cost_report(
+    model: str, broadcast: str, aggregate: str, threshold: int, clients: int, dropout: float | None = None
+) -> dict:
+    """Per-client and per-round bits of one FedAvg round of this configuration (with `dropout`: Federated
+    Dropout's sub-model, and its client multiply-adds per training example)."""
     from fedkit import runtime, sizing, training
 
+    if dropout is not None and model != "cnn":
+        raise UsageError(f"--dropout with --model {model}: Federated Dropout is built for the digits CNN; "
+                         "use --model cnn.")  # fmt: skip
     with runtime.reraise_swallowed_interrupt():
-        process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+        if dropout is None:
+            process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+        else:
+            from fedkit import dropout as federated_dropout
+
+            process = federated_dropout.build_process(dropout, broadcast=broadcast, aggregate=aggregate,
+                                                      threshold=threshold)  # fmt: skip
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
-    return {
+    report = {
         "model": model, "broadcast": broadcast, "aggregate": aggregate,
         "threshold": threshold, "clients": clients,
         "broadcast_bits_per_client": cost.broadcast_bits, "aggregate_bits_per_client": cost.aggregate_bits,
@@ -110,6 +129,10 @@ def cost_report(model: str, broadcast: str, aggregate: str, threshold: int, clie
         "not_static": list(cost.not_static),
         "static_upper_bound": _lossless_directions(broadcast, aggregate),
     }  # fmt: skip
+    if dropout is not None:
+        report |= {"dropout": dropout, "client_multiply_adds_per_example": federated_dropout.client_flops(dropout, 1),
+                   "full_model_multiply_adds_per_example": federated_dropout.client_flops(1.0, 1)}  # fmt: skip
+    return report
 
 
 def _lossless_directions(broadcast: str, aggregate: str) -> list[str]:
@@ -132,6 +155,11 @@ def _table(report: dict) -> str:
         f"threshold {report['threshold']}, {report['clients']} clients per round",
         *(f"{a:<{w0}}{b:>{w1}}{c:>{w2}}" for a, b, c in rows),
     ]
+    if "dropout" in report:
+        lines[0] += f", dropout keeps {report['dropout']:g}"
+        sub, full = report["client_multiply_adds_per_example"], report["full_model_multiply_adds_per_example"]
+        lines.append(f"client training: {sub:,} multiply-adds per example ({full / sub:.2f}x less than the full "
+                     f"model's {full:,}; 3 x forward)")  # fmt: skip
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
     for direction in report.get("static_upper_bound", []):
         lines.append(f"{direction}: a static upper bound (lossless codes in worst-case buffers); the bits really "
@@ -177,23 +205,52 @@ def _stop_now_on_signals() -> None:
             signal.signal(signum, _stop_now)
 
 
+def _keep_fraction(value: str) -> float:
+    """One --dropout keep fraction as a float; a UsageError line naming it when it is not in (0, 1]."""
+    try:
+        return specs.parse_keep_fraction(value)
+    except ValueError:
+        raise UsageError(f"--dropout {value}: give a keep fraction in (0, 1]") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m fedkit`: library errors are one line (exit 2, or 1 if the run failed)."""
     args = parser().parse_args(argv)
+    try:
+        if isinstance(args.dropout, str):
+            args.dropout = _keep_fraction(args.dropout)
+        elif args.dropout is not None:
+            args.dropout = [_keep_fraction(v) for v in args.dropout]
+    except UsageError as e:
+        return _error(e, 2)
     if argv is None and threading.current_thread() is threading.main_thread():  # a command, not a call
         _stop_now_on_signals()
     try:
         if args.command == "cost":
-            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients)
+            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients,
+                                 args.dropout)  # fmt: skip
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
-        return _reproduce_sweep(args)
+        return _reproduce_dme(args.trials) if args.what == "dme" else _reproduce_sweep(args)
     except KeyboardInterrupt:
         return _error("interrupted", 130)
     except (ValueError, OSError) as e:  # DataError, CheckpointError, UsageError; a folder we cannot write
         return _error(e, 2)
     except RuntimeError as e:  # a worker that stopped answering, a failed download
         return _error(e, 1)
+
+
+def _reproduce_dme(trials: int) -> int:
+    from fedkit import dme
+
+    print(f"Suresh et al. 2017 on Gaussian clients (seed 0), {trials} trials per cell:\n")
+    print(dme.format_rows(dme.sweep(ds=(64, 1024, 16384), trials=trials)))
+    print(
+        f"\nThe worst case (e_1 - e_2)/sqrt(2) (coordinates counted from 0) on 10 clients, binary against "
+        f"rotated binary, {trials} trials:\n"
+    )
+    print(dme.format_worst_case(dme.worst_case_rows(ds=(16, 64, 256, 1024, 4096, 16384), trials=trials)))
+    return 0
 
 
 def _reproduce_sweep(args: argparse.Namespace) -> int:
@@ -207,11 +264,13 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
     from fedkit import sweep  # run_sweep loads the data once and checks --clients against it before writing
 
     try:
-        configs = sweep.select(sweep.default_grid(), args.only)
+        grid = sweep.dropout_grid(args.dropout) if args.dropout else sweep.default_grid()
+        configs = sweep.select(grid, args.only)
     except ValueError as e:
         parser().error(str(e))
     if args.list:
         print("\n".join(f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
+                        + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
                         for c in configs))  # fmt: skip
         return 0
     settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,

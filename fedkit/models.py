@@ -12,18 +12,23 @@ import tensorflow_federated as tff
 from fedkit.specs import MODELS  # the names live TF-free, for the CLI
 
 
-def create_original_fedavg_cnn_model(only_digits: bool = True) -> tf.keras.Model:
-    """The CNN of McMahan et al. 2017 as in the TFF tutorials (1,663,370 parameters for digits)."""
+def create_original_fedavg_cnn_model(
+    only_digits: bool = True, filters: tuple[int, int] = (32, 64), units: int = 512
+) -> tf.keras.Model:
+    """The CNN of McMahan et al. 2017 as in the TFF tutorials (1,663,370 parameters for digits).
+
+    `filters` and `units` narrow it (Federated Dropout's sub-models, `fedkit.dropout`).
+    """
     conv2d = functools.partial(tf.keras.layers.Conv2D, kernel_size=5, padding="same", activation="relu")
     max_pool = functools.partial(tf.keras.layers.MaxPooling2D, pool_size=(2, 2), padding="same")
     return tf.keras.models.Sequential([
         tf.keras.layers.InputLayer(input_shape=(28, 28, 1)),
-        conv2d(filters=32),
+        conv2d(filters=filters[0]),
         max_pool(),
-        conv2d(filters=64),
+        conv2d(filters=filters[1]),
         max_pool(),
         tf.keras.layers.Flatten(),
-        tf.keras.layers.Dense(512, activation="relu"),
+        tf.keras.layers.Dense(units, activation="relu"),
         tf.keras.layers.Dense(10 if only_digits else 62),
         tf.keras.layers.Softmax(),
     ])  # fmt: skip

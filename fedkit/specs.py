@@ -13,6 +13,7 @@ LOSSLESS = ("uniform-eg",)  # encoders whose coded size depends on the data: the
 TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
 MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
 DEFAULT_THRESHOLD = 10_000
+DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 MAX_BITS = 16
 _REGISTERED: dict[str, int] = {}  # name -> largest parameter, for encoders registered at run time
 
@@ -59,3 +60,14 @@ def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
     if number is None or not 1 <= number <= largest:
         raise ValueError(f"{what} {param!r} in {spec!r}: write {name}:N with N from 1 to {largest}.")
     return EncoderSpec(name, number)
+
+
+def parse_keep_fraction(value: str | float) -> float:
+    """A Federated Dropout keep fraction in (0, 1] (`fedkit.dropout`): '0.75' -> 0.75."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0 < number <= 1:  # also refuses nan
+        raise ValueError(f"keep fraction {value!r}: give a number in (0, 1], e.g. 0.75.")
+    return number

@@ -18,19 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
-# TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
+from fedkit.specs import DEFAULT_SEEDS  # `reproduce sweep`'s default, TF-free for the CLI
 
-DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
+# TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """One point of the sweep: encoders for each direction and the size threshold."""
+    """One point of the sweep: encoders for each direction, the size threshold and, for Federated
+    Dropout (`fedkit.dropout`), the keep fraction (None: `build_weighted_fed_avg`, no dropout)."""
 
     name: str
     broadcast: str = "identity"
     aggregate: str = "identity"
     threshold: int = 10_000
+    dropout: float | None = None
 
 
 def default_grid() -> list[SweepConfig]:
@@ -51,6 +53,21 @@ def default_grid() -> list[SweepConfig]:
         SweepConfig("uniform:8 both, threshold 0", broadcast="uniform:8", aggregate="uniform:8", threshold=0),
         SweepConfig("tff compression_aggregator up", aggregate="tff-compression"),
     ]
+    return grid
+
+
+# Caldas et al. combine Kashin's representation with quantization down and quantize up; the kit's Kashin
+# pads to a power of two, so plain 4-bit uniform quantization down is swept beside it.
+DROPOUT_ENCODERS = (("uniform:4", "uniform:2"), ("kashin:4", "uniform:2"))
+
+
+def dropout_grid(keeps: Sequence[float], encoders: Sequence[tuple[str, str]] = DROPOUT_ENCODERS) -> list[SweepConfig]:
+    """Federated Dropout at each keep fraction, without encoders and with each (down, up) pair of `encoders`."""
+    grid = []
+    for keep in keeps:
+        grid.append(SweepConfig(f"dropout {keep:g}", dropout=keep))
+        grid += [SweepConfig(f"dropout {keep:g}, {down} down, {up} up", broadcast=down, aggregate=up, dropout=keep)
+                 for down, up in encoders]  # fmt: skip
     return grid
 
 
@@ -157,12 +174,20 @@ def run_config(
     from fedkit import sizing, training
 
     start = time.perf_counter()
-    process = training.build_fedavg("cnn", settings.client_lr, settings.server_lr, config.broadcast,
-                                    config.aggregate, config.threshold)  # fmt: skip
+    if config.dropout is None:
+        process = training.build_fedavg("cnn", settings.client_lr, settings.server_lr, config.broadcast,
+                                        config.aggregate, config.threshold)  # fmt: skip
+    else:
+        from fedkit import dropout
+
+        process = dropout.build_process(config.dropout, settings.client_lr, settings.server_lr, config.broadcast,
+                                        config.aggregate, config.threshold)  # fmt: skip
     cost = sizing.communication_cost(process.next)
     evaluation = evaluation or training.build_evaluation("cnn")
     accuracies, losses, histories = [], [], []
     for seed in settings.seeds:
+        if config.dropout is not None:
+            process.seed = seed  # the sub-model draws follow the run's seed
         state, history = training.run_rounds(
             process, train, settings.rounds, settings.clients_per_round, seed=seed, epochs=settings.epochs,
             log_dir=log_dir / f"seed{seed}" if log_dir else None, verbose=verbose,
@@ -176,6 +201,7 @@ def run_config(
         "broadcast": config.broadcast,
         "aggregate": config.aggregate,
         "threshold": config.threshold,
+        "dropout": config.dropout,
         "downlink_bits_per_client_round": cost.broadcast_bits,
         "uplink_bits_per_client_round": cost.aggregate_bits,
         "not_static": "; ".join(cost.not_static),
@@ -192,12 +218,20 @@ def run_config(
 
 
 def add_ratios(rows: list[dict]) -> list[dict]:
-    """Compression ratio of each direction against the 'identity' configuration."""
-    base = next((r for r in rows if r["broadcast"] == "identity" and r["aggregate"] == "identity"), None)
+    """Compression ratio of each direction against the 'identity' configuration (with dropout rows: the
+    one that keeps everything), and with dropout the client computation ratio."""
+    whole = (None, 1.0) if any(r.get("dropout") is None for r in rows) else (1.0,)
+    base = next((r for r in rows if r["broadcast"] == "identity" and r["aggregate"] == "identity"
+                 and r.get("dropout") in whole), None)  # fmt: skip
     for row in rows:
         for direction in ("downlink", "uplink"):
             key = f"{direction}_bits_per_client_round"
             row[f"{direction}_ratio"] = round(base[key] / row[key], 2) if base and row[key] else None
+        if row.get("dropout") is not None:
+            from fedkit.dropout import forward_multiply_adds, kept_widths
+
+            full, sub = forward_multiply_adds(kept_widths(1.0)), forward_multiply_adds(kept_widths(row["dropout"]))
+            row["client_compute_ratio"] = round(full / sub, 2)
     return rows
 
 
@@ -243,11 +277,14 @@ def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table (bits in format_size units, ratios as 3.47x)."""
     from fedkit import sizing
 
+    compute = any(r.get("client_compute_ratio") for r in rows)
     head = ["configuration", "down / client / round", "up / client / round", "down ratio", "up ratio",
+            *(["client compute ratio"] if compute else []),
             "test accuracy (95% interval)", "test loss", "Pareto", "rounds", "seeds", "wall time"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        ratio = [f"{r[k]:.2f}x" if r[k] else "n/a" for k in ("downlink_ratio", "uplink_ratio")]
+        keys = ("downlink_ratio", "uplink_ratio", *(["client_compute_ratio"] if compute else []))
+        ratio = [f"{r[k]:.2f}x" if r.get(k) else "n/a" for k in keys]
         lines.append("| " + " | ".join([
             r["configuration"], sizing.format_size(r["downlink_bits_per_client_round"]),
             sizing.format_size(r["uplink_bits_per_client_round"]), *ratio,

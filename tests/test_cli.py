@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, run_python
 from test_runtime import terminal_signals
 
-from fedkit import cli, models, specs, training
+from fedkit import cli, models, specs, sweep, training
 
 
 def run_cli(*args, timeout=900):
@@ -68,6 +68,8 @@ def test_table_columns_never_run_together():
      (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
      (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
      (["reproduce", "sweep", "--seeds", "-1"], "'-1'"),
+     (["reproduce", "dme", "--trials", "1"], "'1' is not a whole number from 2"),
+     (["reproduce", "dmee"], "invalid choice"),
      (["cost", "--model", "vgg"], "invalid choice"), (["train"], "invalid choice")],
 )  # fmt: skip
 def test_bad_flags_name_the_value(args, message, capsys):
@@ -144,3 +146,9 @@ def test_ctrl_c_is_one_line_and_exit_130():
     _, stderr = proc.communicate(timeout=120)
     result = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
     assert_one_line_error(result, 130, "interrupted")
+
+
+def test_reproduce_sweep_runs_three_seeds_by_default():
+    args = cli.parser().parse_args(["reproduce", "sweep"])
+    assert len(args.seeds) >= 3 and len(set(args.seeds)) == len(args.seeds)  # enough for an interval
+    assert tuple(args.seeds) == sweep.SweepSettings().seeds

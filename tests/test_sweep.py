@@ -110,3 +110,27 @@ def test_bad_settings_are_refused_before_any_work(sample_cache, tmp_path, proble
         sweep.run_sweep(configs, settings, out, cache_dir=cache, verbose=False)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "out").exists() and a_file.read_text() == "not a folder"  # nothing half-written
+
+
+def test_dropout_grid_ratios_and_compute_column():
+    grid = sweep.dropout_grid([1.0, 0.5])
+    assert [c.name for c in grid] == ["dropout 1", "dropout 1, uniform:4 down, uniform:2 up",
+                                      "dropout 1, kashin:4 down, uniform:2 up", "dropout 0.5",
+                                      "dropout 0.5, uniform:4 down, uniform:2 up",
+                                      "dropout 0.5, kashin:4 down, uniform:2 up"]  # fmt: skip
+    assert [c.dropout for c in grid] == [1.0] * 3 + [0.5] * 3 and grid[4].broadcast == "uniform:4"
+    rows = [
+        {"configuration": c.name, "broadcast": c.broadcast, "aggregate": c.aggregate, "dropout": c.dropout,
+         "downlink_bits_per_client_round": bits, "uplink_bits_per_client_round": bits, "test_accuracy": 0.9,
+         "test_accuracy_ci95": 0.01, "test_loss": 0.3, "rounds": 2, "seeds": "0 1", "wall_seconds": 1.0}
+        for c, bits in zip(grid, [4000, 500, 800, 1000, 125, 250], strict=True)
+    ]  # fmt: skip
+    sweep.add_ratios(rows)
+    assert [r["downlink_ratio"] for r in rows] == [1.0, 8.0, 5.0, 4.0, 32.0, 16.0]  # against "dropout 1"
+    # (784*25*32 + 196*25*32*64 + 49*64*512 + 512*10) / (784*25*16 + 196*25*16*32 + 49*32*256 + 256*10)
+    assert rows[3]["client_compute_ratio"] == round(12273152 / 3226368, 2) == 3.8
+    assert rows[0]["client_compute_ratio"] == 1.0
+    markdown = sweep.markdown_table(rows)
+    assert "client compute ratio" in markdown.splitlines()[0] and "| 3.80x |" in markdown
+    plain = [{k: v for k, v in r.items() if k not in ("dropout", "client_compute_ratio")} for r in rows]
+    assert "client compute ratio" not in sweep.markdown_table(plain)
