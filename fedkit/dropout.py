@@ -25,7 +25,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import encoders, models, training
-from fedkit.specs import DEFAULT_THRESHOLD, parse_keep_fraction
+from fedkit.specs import DEFAULT_THRESHOLD, LOSSLESS, TFF_AGGREGATORS, parse_encoder, parse_keep_fraction
 
 ModelWeights = tff.learning.models.ModelWeights
 FULL_WIDTHS = (32, 64, 512)  # conv 1 filters, conv 2 filters, dense units of the FedAvg CNN
@@ -195,6 +195,10 @@ def build_process(
 ) -> DropoutProcess:
     """FedAvg of the digits CNN with Federated Dropout at keep fraction `keep` and optional encoders."""
     keep = parse_keep_fraction(keep)
+    for flag, spec in (("broadcast", broadcast), ("aggregate", aggregate)):
+        if spec and spec not in TFF_AGGREGATORS and parse_encoder(spec).name in LOSSLESS:
+            raise ValueError(f"{flag}={spec}: Federated Dropout does not report the measured bits of lossless "
+                             "encoders; use uniform:B with it.")  # fmt: skip
     for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")

@@ -193,3 +193,8 @@ def test_run_rounds_seeds_the_dropout_models_starting_weights(processes):
     plain = training.build_fedavg("cnn")  # the same seed starts the full CNN at the same weights
     for a, b in zip(starts[0], plain.get_model_weights(training.initial_state(plain, 3)).trainable, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_lossless_encoders_are_refused_in_one_line():
+    with pytest.raises(ValueError, match="aggregate=uniform-eg:8: Federated Dropout does not report"):
+        dropout.build_process(0.75, aggregate="uniform-eg:8")
