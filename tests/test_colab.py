@@ -275,7 +275,8 @@ async def execute(ws_url: str, token: str, code: str, origin: str, timeout: floa
             out.append("\n".join(msg["content"]["traceback"]))
         elif kind == "execute_reply":
             status = msg["content"]["status"]
-        idle = kind == "status" and msg["content"]["execution_state"] == "idle"
+        # The reply (shell) and the idle status (iopub) come on different channels, in either order.
+        idle = idle or (kind == "status" and msg["content"]["execution_state"] == "idle")
     ws.close()
     return "".join(out)
 
