@@ -167,6 +167,15 @@ def initial_state(process: tff.learning.templates.LearningProcess, seed: int):
     return process.set_model_weights(state, tf.nest.map_structure(lambda v: v.numpy(), weights))
 
 
+def round_data(
+    train_data: tff.simulation.datasets.ClientData, clients_per_round: int, rng: np.random.Generator,
+    flat: bool = False, epochs: int = 1,
+) -> tuple[list[str], list[tf.data.Dataset]]:
+    """One round's sampled client ids and their preprocessed datasets, drawn from `rng` as `run_rounds` does."""
+    clients = data.sample_clients(train_data, clients_per_round, rng)
+    return clients, data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=int(rng.integers(2**31)))
+
+
 def run_rounds(
     process: tff.learning.templates.LearningProcess,
     train_data: tff.simulation.datasets.ClientData,
@@ -216,8 +225,7 @@ def run_rounds(
     writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
     for round_num in range(done + 1, rounds + 1):
         start = time.perf_counter()
-        clients = data.sample_clients(train_data, clients_per_round, rng)
-        datasets = data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=int(rng.integers(2**31)))
+        clients, datasets = round_data(train_data, clients_per_round, rng, flat=flat, epochs=epochs)
         if round_num == done + 1:
             _check_data_fits(process, datasets[0])
         result = process.next(state, datasets)
