@@ -150,18 +150,21 @@ def client_update(
 class DropoutProcess:
     """A LearningProcess-like object for `fedkit.training.run_rounds`: initialize, next, get_model_weights.
 
-    `seed` (set it before `initialize()`) seeds the sub-model draws of the run.
+    Its state carries the seed of the sub-model draws; `training.initial_state` sets it to the run's seed.
     """
 
     initialize_fn: tff.Computation
     next: tff.Computation
     keep: float
     fedkit_config: dict
-    seed: int = 0
 
     def initialize(self) -> DropoutState:
-        """The initial server state, drawing sub-models from `self.seed`."""
-        return self.initialize_fn(self.seed)
+        """The initial server state, drawing sub-models from seed 0."""
+        return self.initialize_fn(0)
+
+    def with_seed(self, state: DropoutState, seed: int) -> DropoutState:
+        """`state` drawing its sub-models from `seed`."""
+        return attrs.evolve(state, seed=np.int32(seed))
 
     def get_model_weights(self, state: DropoutState) -> ModelWeights:
         """The full model's weights in a state."""

@@ -186,8 +186,6 @@ def run_config(
     evaluation = evaluation or training.build_evaluation("cnn")
     accuracies, losses, histories = [], [], []
     for seed in settings.seeds:
-        if config.dropout is not None:
-            process.seed = seed  # the sub-model draws follow the run's seed
         state, history = training.run_rounds(
             process, train, settings.rounds, settings.clients_per_round, seed=seed, epochs=settings.epochs,
             log_dir=log_dir / f"seed{seed}" if log_dir else None, verbose=verbose,

@@ -157,8 +157,11 @@ def initial_state(process: tff.learning.templates.LearningProcess, seed: int):
     """`process.initialize()`, with the model's starting weights drawn from `seed` when fedkit built the model.
 
     TFF initializes inside a graph without a seed, so two runs would otherwise start from different weights.
+    A process whose state draws from a seed of its own (Federated Dropout's sub-models) gets `seed` too.
     """
     state = process.initialize()
+    if hasattr(process, "with_seed"):
+        state = process.with_seed(state, seed)
     model = (getattr(process, "fedkit_config", None) or {}).get("model")
     if model not in models.MODELS or not hasattr(process, "set_model_weights"):
         return state

@@ -123,8 +123,7 @@ def test_keep_one_is_plain_fedavg(processes):
 
 def test_a_dropout_round_moves_only_the_kept_units(processes):
     process = processes[0.5]
-    process.seed = 11
-    state = process.initialize()
+    state = process.with_seed(process.initialize(), 11)
     result = process.next(state, _datasets(6))
     before, after = state.model_weights.trainable, result.state.model_weights.trainable
     kept = dropout.draw_kept(0.5, 11, 0)
@@ -187,7 +186,9 @@ def test_run_rounds_seeds_the_dropout_models_starting_weights(processes):
     from fedkit import training
 
     process = processes[0.75]
-    starts = [process.get_model_weights(training.initial_state(process, seed)).trainable for seed in (3, 3, 4)]
+    states = [training.initial_state(process, seed) for seed in (3, 3, 4)]
+    assert [int(s.seed) for s in states] == [3, 3, 4]  # the sub-model draws follow the run's seed too
+    starts = [process.get_model_weights(s).trainable for s in states]
     assert all(np.array_equal(a, b) for a, b in zip(starts[0], starts[1], strict=True))
     assert not np.array_equal(starts[0][0], starts[2][0])
     plain = training.build_fedavg("cnn")  # the same seed starts the full CNN at the same weights
