@@ -6,6 +6,7 @@ fedkit, in its own session, with its output sent to an unlinked temporary file, 
 (atexit, also on SIGTERM) and, on Linux, also when the Python process dies without running
 atexit (PR_SET_PDEATHSIG). Importing fedkit next to TFF replaces TFF's default context by
 fedkit's, which starts a worker on the first computation: no code path runs TFF's own.
+AutoGraph's generated sources are unlinked once loaded, so a killed process leaves none in /tmp.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import ctypes
+import linecache
 import os
 import signal
 import socket
@@ -351,5 +353,33 @@ def set_multi_worker_context(workers: int | Sequence[str]) -> list[str]:
     return addresses
 
 
+def _autograph_sources_in_memory() -> None:
+    """Unlink each source file AutoGraph writes once it is loaded, keeping its lines for tracebacks.
+
+    AutoGraph writes every function it converts to `__autograph_generated_file*.py` in the temp
+    folder and removes it only at a normal exit: a killed kernel, or a CLI run ended by Ctrl-C
+    (which exits at once), left hundreds behind. The loader is in a private TF module; without it, skip.
+    """
+    try:
+        from tensorflow.python.autograph.pyct import loader
+    except ImportError:
+        return
+    load_source = getattr(loader, "load_source", None)
+    if load_source is None or getattr(load_source, "fedkit_unlinks", False):
+        return
+
+    def load_then_unlink(source: str, delete_on_exit: bool):
+        module, file_name = load_source(source, delete_on_exit)
+        # A size and no mtime: linecache keeps such an entry although the file is gone.
+        linecache.cache[file_name] = (len(source), None, source.splitlines(True), file_name)
+        with contextlib.suppress(OSError):
+            os.remove(file_name)
+        return module, file_name
+
+    load_then_unlink.fedkit_unlinks = True
+    loader.load_source = load_then_unlink
+
+
 atexit.register(_at_exit)
 adopt_default_context()
+_autograph_sources_in_memory()

@@ -1,6 +1,7 @@
 """fedkit.lossless: Elias-gamma codes after uniform quantization, exact round trips, measured bits
 against independent counts, and the measured totals the tracker, run_rounds and `cost` report."""
 
+import functools
 import math
 
 import numpy as np
@@ -48,6 +49,7 @@ def formula_length(levels: np.ndarray) -> int:
 
 
 def code_and_decode(levels: np.ndarray, bits: int):
+    """Encode then decode eagerly: (encoded tensors, measured length, decoded values)."""
     stage = lossless.EliasGammaEncodingStage(bits)
     encoded, update = stage.encode(tf.constant(levels, tf.float32), {})
     decoded = stage.decode(encoded, {}, shape=tf.constant(levels.shape))
@@ -76,11 +78,17 @@ CASES = {
 }
 
 
+@functools.cache
+def coded_case(case: str):
+    """`code_and_decode` of one of CASES, computed once for the tests that read it (eager coding is slow)."""
+    bits, levels = CASES[case]
+    return code_and_decode(levels.astype(np.float32), bits)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_round_trip_is_exact_and_length_is_the_gamma_formula(case):
-    bits, levels = CASES[case]
-    levels = levels.astype(np.float32)
-    encoded, length, decoded = code_and_decode(levels, bits)
+    levels = CASES[case][1].astype(np.float32)
+    encoded, length, decoded = coded_case(case)
     np.testing.assert_array_equal(decoded, levels)
     assert length == expected_length(levels) == formula_length(levels)
     # The buffer really holds Elias-gamma codes: read one by one, they are the zigzagged distances.
@@ -92,7 +100,7 @@ def test_round_trip_is_exact_and_length_is_the_gamma_formula(case):
 @pytest.mark.parametrize("case", CASES)
 def test_static_bound_is_the_buffer_capacity_and_holds(case):
     bits, levels = CASES[case]
-    encoded, length, _ = code_and_decode(levels.astype(np.float32), bits)
+    encoded, length, _ = coded_case(case)
     code = encoded[lossless.CODE_KEY]
     capacity = 32 * math.ceil(math.ceil(len(levels) / lossless.CHUNK) * lossless.CHUNK * (2 * bits + 1) / 32)
     assert code.dtype == tf.int32 and code.shape.num_elements() * 32 == capacity

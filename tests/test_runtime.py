@@ -100,6 +100,44 @@ def test_sigterm_handler_of_the_user_is_kept():
     assert wait_gone(worker_pid)
 
 
+AUTOGRAPH_THEN_KILLED = """
+import os, signal, tensorflow as tf
+import fedkit.runtime
+
+@tf.function
+def countdown(x):
+    while x > 0:  # AutoGraph rewrites this function into a generated source file
+        x -= 1
+    return x
+
+@tf.function
+def bad(x):
+    if x > 0:
+        x = tf.reshape(x, [7, 7])
+    return x
+
+print(int(countdown(tf.constant(3))), flush=True)
+try:
+    bad(tf.constant(3))
+except ValueError as e:
+    print([line.strip() for line in str(e).splitlines() if "in bad" in line][0], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_autograph_leaves_no_file_in_the_temp_folder_even_when_killed(tmp_path):
+    script, temp = tmp_path / "script.py", tmp_path / "tmp"  # AutoGraph reads a function's source from its file
+    script.write_text(AUTOGRAPH_THEN_KILLED)
+    temp.mkdir()
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                            env={**os.environ, "TMPDIR": str(temp)})  # fmt: skip
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    value, error_line = result.stdout.splitlines()
+    # Errors in converted code still point at the learner's own line.
+    assert value == "0" and error_line.startswith(f'File "{script}", line 14, in bad'), result.stdout
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
 LEARNER_SCRIPT = """
 import numpy as np, tensorflow_federated as tff
 from fedkit import runtime, training  # no set_local_context(): the default must be fedkit's anyway
