@@ -90,20 +90,16 @@ def model_fn(model: str, spec: tuple[tf.TensorSpec, tf.TensorSpec] | None = None
 
 
 def functional_model(
-    model: str, spec: tuple[tf.TensorSpec, tf.TensorSpec] | None = None, loss_metric: bool = False
+    model: str, spec: tuple[tf.TensorSpec, tf.TensorSpec] | None = None
 ) -> tff.learning.models.FunctionalModel:
-    """The same model as a `tff.learning` functional model (no TF variables inside TFF).
-
-    Its metric is the accuracy; `loss_metric=True` adds the mean loss as metric 'loss' (evaluation).
-    """
+    """The same model as a `tff.learning` functional model (no TF variables inside TFF)."""
     spec = spec or input_spec(model)
     _check_spec(model, spec)
-    metrics = {"loss": tf.keras.metrics.SparseCategoricalCrossentropy} if loss_metric else {}
     return tff.learning.models.functional_model_from_keras(
         create_keras_model(model),
         loss_fn=tf.keras.losses.SparseCategoricalCrossentropy(),
         input_spec=spec,
-        metrics_constructor=collections.OrderedDict(**metrics, accuracy=tf.keras.metrics.SparseCategoricalAccuracy),
+        metrics_constructor=collections.OrderedDict(accuracy=tf.keras.metrics.SparseCategoricalAccuracy),
     )
 
 

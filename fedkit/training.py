@@ -85,14 +85,8 @@ def _model_label(model: Callable | tff.learning.models.FunctionalModel) -> str:
 
 
 def build_evaluation(model: str | Callable = "cnn") -> tff.learning.templates.LearningProcess:
-    """Federated evaluation (`build_fed_eval`) of a model's weights on test clients.
-
-    A model named by a string is evaluated in its functional form (loss and accuracy): its weights
-    are tensors, so no client builds and initializes variables that the weights then overwrite.
-    """
-    if isinstance(model, str):
-        model = models.functional_model(model, loss_metric=True)
-    return tff.learning.algorithms.build_fed_eval(model)
+    """Federated evaluation (`build_fed_eval`) of a model's weights on test clients."""
+    return tff.learning.algorithms.build_fed_eval(models.model_fn(model) if isinstance(model, str) else model)
 
 
 def accuracy_metric_name(metrics: dict, name: str | None = None) -> str:
