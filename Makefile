@@ -5,9 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := fedkit
 # Test files (a notebook is one file) run on JOBS processes at once; each notebook needs about 2 GB.
-# Three on this 2-core machine: with two, the cores idle a third of the time (kernels starting, tests
-# waiting on their child processes), and three finished in 437 s where two took 454 s.
-JOBS ?= 3
+JOBS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export GRPC_VERBOSITY := ERROR
