@@ -201,9 +201,10 @@ def notebook_runs(prefixes: list[str] | None = None, store: bool = False) -> dic
                 processes, resident = descendants(proc.pid), collections.Counter()
                 for pid, name in processes.items():
                     resident[name] += _resident_bytes(pid)
-                if sum(resident.values()) >= 0.97 * sum(peak.values()):
+                total, peak_total = sum(resident.values()), sum(peak.values())
+                if total >= 0.97 * peak_total:
                     peak_private = max(peak_private, sum(_private_bytes(pid) for pid in processes))
-                    peak = dict(resident) if sum(resident.values()) > sum(peak.values()) else peak
+                    peak = dict(resident) if total > peak_total else peak
                 time.sleep(0.2)
             if proc.returncode:
                 log.seek(0)
