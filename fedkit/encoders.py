@@ -45,22 +45,6 @@ class _QuietBitpackingWarning(logging.Filter):
 
 logging.getLogger().addFilter(_QuietBitpackingWarning())
 
-
-def _do_not_autograph(package: str) -> None:
-    """Let AutoGraph call `package`'s functions as they are, as it does for Keras and TF itself."""
-    # tensor_encoding writes its control flow in TF ops (it also runs in TF1 graph mode), so AutoGraph's
-    # rewriting of every stage's source changes nothing but costs seconds per encoded process built
-    # (uniform:8 on the CNN: 7.3 s to 2.6 s). TF keeps this list in a private module; without it, skip.
-    try:
-        from tensorflow.python.autograph.core import config
-    except ImportError:
-        return
-    if hasattr(config, "CONVERSION_RULES"):
-        config.CONVERSION_RULES = (config.DoNotConvert(package), *config.CONVERSION_RULES)
-
-
-_do_not_autograph(te.__name__)
-
 _BUILDERS: dict[str, Callable[[int], te.core.Encoder]] = {}
 
 

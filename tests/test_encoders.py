@@ -126,12 +126,3 @@ def test_encoder_that_applies_to_nothing_warns():
         warnings.simplefilter("error", encoders.UnusedEncoderWarning)
         encoders.encoded_mean("uniform:8", 100).create(VALUE_TYPE, tff.TensorType(np.float32))
         encoders.encoded_broadcast(models.model_fn("dense"), "identity", 10_000)
-
-
-def test_autograph_calls_tensor_encoding_as_written_and_still_rewrites_fedkit():
-    from tensorflow.python.autograph.impl import conversion
-
-    te = encoders.te
-    assert conversion.is_allowlisted(te.stages.UniformQuantizationEncodingStage.encode)
-    assert conversion.is_allowlisted(te.core.EncoderComposer.make)
-    assert not conversion.is_allowlisted(encoders.build_encoded_broadcast)  # only tensor_encoding is left as is

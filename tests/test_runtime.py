@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_federated as tff
 from conftest import ROOT, run_python
+from tensorflow_federated.proto.v0 import computation_pb2
 
 from fedkit import runtime
 
@@ -253,3 +256,50 @@ def test_worker_dying_mid_run_is_a_prompt_error():
     assert message.startswith(f"TFF worker at {address} stopped answering") and "restart the workers" in message
     assert float(seconds) < 60
     assert not pid_alive(int(pid))
+
+
+def tf_graphs(computation) -> list[str]:
+    """The TF graphs inside a TFF computation as text, less the numbers TF gives each traced function."""
+    found, todo = [], [computation.to_building_block().proto]
+    while todo:
+        message = todo.pop(0)
+        if isinstance(message, computation_pb2.TensorFlow):
+            graph = tf.compat.v1.GraphDef()
+            message.graph_def.Unpack(graph)
+            functions = sorted(re.sub(r"\d+", "0", str(f)) for f in graph.library.function)  # named by number
+            graph.ClearField("library")
+            found.append(re.sub(r"\d+", "0", str(graph)) + "".join(functions))
+            continue
+        for field, value in message.ListFields():
+            if field.message_type is not None:
+                todo.extend(value if field.label == field.LABEL_REPEATED else [value])
+    return found
+
+
+def test_autograph_calls_the_listed_libraries_as_written_and_traces_the_same_computations(monkeypatch):
+    from tensorflow.python.autograph.core import config
+    from tensorflow.python.autograph.impl import conversion
+    from tensorflow.python.autograph.pyct import cache
+    from tensorflow_federated.python.learning import tensor_utils
+    from tensorflow_federated.python.learning.models import keras_utils
+
+    from fedkit import encoders, training
+
+    assert conversion.is_allowlisted(keras_utils.from_keras_model)
+    assert conversion.is_allowlisted(encoders.te.stages.UniformQuantizationEncodingStage.encode)
+    assert not conversion.is_allowlisted(tensor_utils.zero_all_if_any_non_finite)  # branches on a tensor
+    assert not conversion.is_allowlisted(training.build_fedavg)  # fedkit's code, like a learner's, is rewritten
+
+    def graphs() -> list[str]:
+        """The TF graphs of FedAvg's round and of an evaluation."""
+        tf.keras.utils.set_random_seed(0)
+        fedavg, evaluation = training.build_fedavg("dense", client_lr=0.1), training.build_evaluation("dense")
+        return tf_graphs(fedavg.next) + tf_graphs(evaluation.next)
+
+    as_written = graphs()
+    listed = [r for r in config.CONVERSION_RULES if any(r.matches(p) for p in runtime.AUTOGRAPH_AS_WRITTEN)]
+    assert len(listed) == len(runtime.AUTOGRAPH_AS_WRITTEN)
+    monkeypatch.setattr(config, "CONVERSION_RULES", tuple(r for r in config.CONVERSION_RULES if r not in listed))
+    monkeypatch.setattr(conversion, "_ALLOWLIST_CACHE", cache.UnboundInstanceCache())
+    assert not conversion.is_allowlisted(keras_utils.from_keras_model)
+    assert graphs() == as_written

@@ -50,11 +50,24 @@ def test_pareto_front():
     assert sweep.pareto_front([row("only", 1, 1, 0.5)]) == [True]
 
 
-def test_tiny_sweep_writes_table_and_figures(emnist, sample_cache, tmp_path):
+@pytest.fixture
+def twelve_writers_cache(tmp_path):
+    """A cache of the FEMNIST sample's first 12 writers: each evaluation then covers 12 test clients, not 104."""
+    from fedkit import data
+
+    arrays = data.read_sample()
+    keep = np.isin(arrays["client_id"], np.unique(arrays["client_id"])[:12])
+    np.savez(tmp_path / "twelve.npz", **{k: v[keep] for k, v in arrays.items()})
+    data.write_sample_sqlite(tmp_path / "twelve.npz", tmp_path / data.CACHE_FILE)
+    return tmp_path
+
+
+def test_tiny_sweep_writes_table_and_figures(twelve_writers_cache, tmp_path):
     configs = sweep.select(sweep.default_grid(), ["identity", "uniform:8 both"])
     settings = sweep.SweepSettings(rounds=1, clients_per_round=2, epochs=1, seeds=(0, 1))
-    rows, histories = sweep.run_sweep(configs, settings, tmp_path, cache_dir=sample_cache, verbose=False)
-    with open(tmp_path / "results.csv") as f:
+    out = tmp_path / "out"
+    rows, histories = sweep.run_sweep(configs, settings, out, cache_dir=twelve_writers_cache, verbose=False)
+    with open(out / "results.csv") as f:
         table = list(csv.DictReader(f))
     assert [r["configuration"] for r in table] == ["identity", "uniform:8 both"]
     identity, quantized = rows
@@ -64,7 +77,7 @@ def test_tiny_sweep_writes_table_and_figures(emnist, sample_cache, tmp_path):
     )
     assert quantized["downlink_ratio"] > 3
     assert int(table[1]["uplink_bits_per_client_round"]) == quantized["uplink_bits_per_client_round"]
-    markdown = (tmp_path / "results.md").read_text()
+    markdown = (out / "results.md").read_text()
     assert sizing.format_size(quantized["downlink_bits_per_client_round"]) in markdown
     for r in rows:
         per_seed = [float(a) for a in r["test_accuracy_per_seed"].split()]
@@ -72,7 +85,7 @@ def test_tiny_sweep_writes_table_and_figures(emnist, sample_cache, tmp_path):
         assert sweep.format_accuracy(r["test_accuracy"], r["test_accuracy_ci95"], 2) in markdown
     assert [r["pareto"] for r in rows] == sweep.pareto_front(rows)
     assert "(2 seeds)" in markdown and "± 0.000 |" not in markdown
-    assert (tmp_path / "pareto.png").stat().st_size > 0 and (tmp_path / "accuracy_per_round.png").stat().st_size > 0
+    assert (out / "pareto.png").stat().st_size > 0 and (out / "accuracy_per_round.png").stat().st_size > 0
     assert set(histories) == {"identity", "uniform:8 both"}
 
 

@@ -79,6 +79,12 @@ def check_more_epochs(history: History, history_epochs: History) -> None:
           "computation on the clients, not communication.")  # fmt: skip
 
 
+def _examples(dataset: tf.data.Dataset) -> int:
+    """The number of elements of `dataset`: its cardinality when TF knows it, else by counting."""
+    known = int(dataset.cardinality())
+    return known if known >= 0 else sum(1 for _ in dataset)
+
+
 def check_train_evaluation_data(
     train_eval_data: list[tf.data.Dataset], train_data: tff.simulation.datasets.ClientData
 ) -> None:
@@ -95,13 +101,13 @@ def check_train_evaluation_data(
     )
     total = 0
     for writer, dataset in zip(writers, train_eval_data, strict=True):
-        expected = sum(1 for _ in train_data.create_tf_dataset_for_client(writer))
-        batches = list(dataset)
+        spec = dataset.element_spec
         _require(
-            all(isinstance(b, tuple) and len(b) == 2 and tuple(b[0].shape[1:]) == (28, 28, 1) for b in batches),
+            isinstance(spec, tuple) and len(spec) == 2 and tuple(getattr(spec[0], "shape", ()))[1:] == (28, 28, 1),
             f"writer {writer}: batches should be (images [batch, 28, 28, 1], labels) pairs: use data.preprocess_test.",
         )
-        got = sum(int(b[0].shape[0]) for b in batches)
+        expected = _examples(train_data.create_tf_dataset_for_client(writer))
+        got = sum(int(images.shape[0]) for images, _ in dataset)
         _require(
             got == expected,
             f"writer {writer}: {got} examples in your dataset, {expected} in its training data: preprocess "
