@@ -89,9 +89,12 @@ def _spawn(args: list[str], log) -> subprocess.Popen:
     short-lived thread would die with it.
     """
     global _spawner
+    # glibc gives each allocating thread an arena of its own, up to 8 per core, where freed memory stays apart:
+    # with two, the worker's peak in notebook 03 fell from about 1.0 to 0.75 GB, rounds as fast. A user's setting wins.
+    env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
     popen = lambda: subprocess.Popen(  # noqa: E731
         args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_die_with_parent, env=env,
     )  # fmt: skip
     if threading.current_thread() is threading.main_thread():
         return popen()

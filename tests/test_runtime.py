@@ -184,6 +184,23 @@ def test_shutdown_stops_workers_and_restart_works(tff_context):
     assert comp([2.0, 4.0]) == pytest.approx(3.0)
 
 
+def test_worker_uses_two_malloc_arenas_unless_the_user_sets_it(monkeypatch):
+    def arenas(worker: runtime.WorkerProcess) -> list[bytes]:
+        with open(f"/proc/{worker.process.pid}/environ", "rb") as f:
+            return [v for v in f.read().split(b"\0") if v.startswith(b"MALLOC_ARENA_MAX=")]
+
+    for setting, expected in ((None, b"MALLOC_ARENA_MAX=2"), ("8", b"MALLOC_ARENA_MAX=8")):
+        if setting is None:
+            monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+        else:
+            monkeypatch.setenv("MALLOC_ARENA_MAX", setting)
+        worker = runtime.WorkerProcess()
+        try:
+            assert arenas(worker) == [expected]
+        finally:
+            worker.stop()
+
+
 def test_multi_worker_context_matches_local():
     comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
     try:
