@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
-import ctypes
 import linecache
 import os
 import signal
@@ -36,7 +35,6 @@ _GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 2_000_000_000),
     ("grpc.max_send_message_length", 2_000_000_000),
 ]
-_PR_SET_PDEATHSIG = 1
 _LINUX = sys.platform.startswith("linux")
 _workers: list[WorkerProcess] = []
 _spawner: concurrent.futures.ThreadPoolExecutor | None = None
@@ -72,14 +70,23 @@ def _listening_port(pid: int) -> int | None:
     return None
 
 
-# Looked up here, not in the child: between fork and exec a threaded process must do as little as it can.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if _LINUX else None
+# Run by a fresh Python between fork and the worker's exec, instead of a `preexec_fn`: Python code in
+# the forked child of a threaded process (TF's, gRPC's) can crash it. PR_SET_PDEATHSIG makes the
+# kernel SIGKILL the worker when the thread that started it ends; it survives the exec.
+_LAUNCHER = """
+import ctypes, os, sys
+ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+if os.getppid() != int(sys.argv[1]):  # the parent died before the prctl
+    os._exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel to SIGKILL it when we die.
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _with_launcher(args: list[str]) -> list[str]:
+    """`args` run through `_LAUNCHER` on Linux (the same pid, with its parent's death signal set)."""
+    if not _LINUX or not sys.executable:
+        return args
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *args]
 
 
 def _spawn(args: list[str], log) -> subprocess.Popen:
@@ -93,8 +100,8 @@ def _spawn(args: list[str], log) -> subprocess.Popen:
     # with two, the worker's peak in notebook 03 fell from about 1.0 to 0.75 GB, rounds as fast. A user's setting wins.
     env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
     popen = lambda: subprocess.Popen(  # noqa: E731
-        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_parent, env=env,
+        _with_launcher(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True, env=env,
     )  # fmt: skip
     if threading.current_thread() is threading.main_thread():
         return popen()
