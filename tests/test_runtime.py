@@ -71,6 +71,31 @@ def terminal_signals():
         signal.signal(signal.SIGTERM, previous[1])
 
 
+# prctl(2, ...) is PR_GET_PDEATHSIG.
+REPORT_PID_AND_DEATH_SIGNAL = """
+import ctypes, os
+s = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(s))
+print(os.getpid(), s.value)
+"""
+
+
+def test_launcher_becomes_the_program_in_its_own_process_with_a_parent_death_signal():
+    # Same pid: fedkit reads the worker's port and environment from /proc/<Popen's pid>.
+    proc = subprocess.Popen(runtime._with_launcher([sys.executable, "-c", REPORT_PID_AND_DEATH_SIGNAL]),
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    out, _ = proc.communicate(timeout=60)
+    assert out.split() == [str(proc.pid), str(int(signal.SIGKILL))]
+
+
+def test_launcher_does_not_start_the_program_when_its_parent_is_not_the_caller():
+    # As when the caller died before the launcher set the signal: the program would be orphaned.
+    launched = runtime._with_launcher([sys.executable, "-c", "print('started')"])
+    out = subprocess.run(["/bin/sh", "-c", '"$@"; echo "status $?"', "sh", *launched],
+                         capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    assert out.split() == ["status", "1"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_worker_ends_when_process_is_interrupted_or_killed(sig):
     with terminal_signals():
