@@ -89,6 +89,22 @@ def model_fn(model: str, spec: tuple[tf.TensorSpec, tf.TensorSpec] | None = None
     return fn
 
 
+def starting_at_zeros(model_fn: Callable) -> Callable:
+    """`model_fn` with its variables starting at zeros, for computations that assign every weight they use."""
+
+    def zeros_instead(next_creator, **kwargs):
+        # Keras passes each initializer as a callable with the variable's shape and dtype.
+        if callable(kwargs.get("initial_value")) and kwargs.get("shape") is not None and kwargs.get("dtype"):
+            kwargs["initial_value"] = functools.partial(tf.zeros, kwargs["shape"], kwargs["dtype"])
+        return next_creator(**kwargs)
+
+    def fn() -> tff.learning.models.VariableModel:
+        with tf.variable_creator_scope(zeros_instead):
+            return model_fn()
+
+    return fn
+
+
 def functional_model(
     model: str, spec: tuple[tf.TensorSpec, tf.TensorSpec] | None = None
 ) -> tff.learning.models.FunctionalModel:

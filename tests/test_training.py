@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_federated as tff
 
 from fedkit import data, encoders, models, sizing, training
 from fedkit.checkpoints import CheckpointError
@@ -67,6 +68,18 @@ def test_cnn_runs_with_the_same_seed_are_identical(emnist):
     runs = [training.run_rounds(process, train, 1, clients_per_round=2, seed=5, verbose=False)[0] for _ in range(2)]
     for a, b in zip(weights(runs[0]), weights(runs[1]), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cnn_evaluation_starts_at_zeros_and_scores_as_tffs_own(emnist):
+    """`build_evaluation` skips the CNN's random starting weights (it scores only the weights it is given)."""
+    _, test = emnist
+    test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids[:3]]
+    ours = training.build_evaluation("cnn")
+    assert not any(np.any(w) for w in ours.get_model_weights(ours.initialize()).trainable)
+    theirs = tff.learning.algorithms.build_fed_eval(models.model_fn("cnn"))
+    weights = theirs.get_model_weights(theirs.initialize())  # TFF's random starting weights
+    assert all(np.any(w) for w in weights.trainable[::2])  # each kernel
+    assert training.evaluate(ours, weights, test_data) == pytest.approx(training.evaluate(theirs, weights, test_data))
 
 
 def test_progress_lines(emnist, dense_fedavg, capsys):
