@@ -89,6 +89,13 @@ def _with_launcher(args: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *args]
 
 
+# The worker's environment unless the user's sets these. glibc gives each allocating thread an arena of its
+# own, up to 8 per core, where freed memory stays apart: with two, the worker's peak in notebook 03 fell from
+# about 1.0 to 0.75 GB, rounds as fast. TensorFlow turns its oneDNN kernels on by itself only on CPUs with
+# AVX-512 VNNI or newer; on this machine's AMD EPYC they made a round of 10 clients about 30% faster.
+_WORKER_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
+
+
 def _spawn(args: list[str], log) -> subprocess.Popen:
     """Start the worker from the main thread, or from one thread that lives as long as Python.
 
@@ -96,9 +103,7 @@ def _spawn(args: list[str], log) -> subprocess.Popen:
     short-lived thread would die with it.
     """
     global _spawner
-    # glibc gives each allocating thread an arena of its own, up to 8 per core, where freed memory stays apart:
-    # with two, the worker's peak in notebook 03 fell from about 1.0 to 0.75 GB, rounds as fast. A user's setting wins.
-    env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+    env = {**_WORKER_ENV_DEFAULTS, **os.environ}
     popen = lambda: subprocess.Popen(  # noqa: E731
         _with_launcher(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, env=env,

@@ -209,19 +209,22 @@ def test_shutdown_stops_workers_and_restart_works(tff_context):
     assert comp([2.0, 4.0]) == pytest.approx(3.0)
 
 
-def test_worker_uses_two_malloc_arenas_unless_the_user_sets_it(monkeypatch):
-    def arenas(worker: runtime.WorkerProcess) -> list[bytes]:
+@pytest.mark.parametrize(
+    "name, default, user_value", [("MALLOC_ARENA_MAX", b"2", "8"), ("TF_ENABLE_ONEDNN_OPTS", b"1", "0")]
+)
+def test_worker_environment_has_fedkits_defaults_unless_the_user_sets_them(monkeypatch, name, default, user_value):
+    def setting(worker: runtime.WorkerProcess) -> list[bytes]:
         with open(f"/proc/{worker.process.pid}/environ", "rb") as f:
-            return [v for v in f.read().split(b"\0") if v.startswith(b"MALLOC_ARENA_MAX=")]
+            return [v for v in f.read().split(b"\0") if v.startswith(name.encode() + b"=")]
 
-    for setting, expected in ((None, b"MALLOC_ARENA_MAX=2"), ("8", b"MALLOC_ARENA_MAX=8")):
-        if setting is None:
-            monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for value, expected in ((None, default), (user_value, user_value.encode())):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
         else:
-            monkeypatch.setenv("MALLOC_ARENA_MAX", setting)
+            monkeypatch.setenv(name, value)
         worker = runtime.WorkerProcess()
         try:
-            assert arenas(worker) == [expected]
+            assert setting(worker) == [name.encode() + b"=" + expected]
         finally:
             worker.stop()
 
