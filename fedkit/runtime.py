@@ -7,12 +7,14 @@ fedkit, in its own session, with its output sent to an unlinked temporary file, 
 atexit (PR_SET_PDEATHSIG). Importing fedkit next to TFF replaces TFF's default context by
 fedkit's, which starts a worker on the first computation: no code path runs TFF's own.
 AutoGraph's generated sources are unlinked once loaded, so a killed process leaves none in /tmp,
-and AutoGraph calls the libraries in `AUTOGRAPH_AS_WRITTEN` as written instead of rewriting them.
+AutoGraph calls the libraries in `AUTOGRAPH_AS_WRITTEN` as written instead of rewriting them, and
+the objects AutoGraph takes for built-ins by their ids are kept alive (see `_autograph_builtins_kept`).
 """
 
 from __future__ import annotations
 
 import atexit
+import builtins
 import concurrent.futures
 import contextlib
 import linecache
@@ -424,7 +426,31 @@ def _autograph_calls_as_written(packages: Sequence[str]) -> None:
         config.CONVERSION_RULES = (*new, *rules)
 
 
+# The objects AutoGraph matches by id as built-ins; held for the life of Python so that no other can take an id.
+_AUTOGRAPH_BUILTINS: tuple = ()
+
+
+def _autograph_builtins_kept() -> None:
+    """Make the ids AutoGraph takes for built-ins those of objects that live as long as Python.
+
+    AutoGraph records the id of every value in `builtins` once, when TensorFlow is imported. In a
+    Jupyter kernel, one of them is the `input` that ipykernel puts there for each cell and drops
+    after it; a bound method later allocated at its address was taken for a built-in and called
+    with TensorFlow's stand-in for `self` (notebook 04, about 1 run in 100: "'TfMethodTarget'
+    object has no attribute '_v'"). The ids become those of the values now in `builtins`, kept here.
+    """
+    global _AUTOGRAPH_BUILTINS
+    try:  # a private TF module; without it, skip
+        from tensorflow.python.autograph.pyct import inspect_utils
+    except ImportError:
+        return
+    if hasattr(inspect_utils, "_BUILTIN_FUNCTION_IDS"):
+        _AUTOGRAPH_BUILTINS = tuple(builtins.__dict__.values())
+        inspect_utils._BUILTIN_FUNCTION_IDS = frozenset(map(id, _AUTOGRAPH_BUILTINS))
+
+
 atexit.register(_at_exit)
 adopt_default_context()
 _autograph_sources_in_memory()
 _autograph_calls_as_written(AUTOGRAPH_AS_WRITTEN)
+_autograph_builtins_kept()

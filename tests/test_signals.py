@@ -1,4 +1,5 @@
-"""Jupyter: an interrupted computation leaves the kernel usable; a restarted kernel leaves no worker."""
+"""Jupyter: an interrupted computation leaves the kernel usable; a restarted kernel leaves no worker;
+AutoGraph takes no object of a later cell for a built-in."""
 
 import os
 import queue
@@ -94,6 +95,30 @@ def test_restart_leaves_no_worker_of_the_old_kernel(kernel, now):
     assert wait_gone(worker_pid, seconds=30), f"worker_binary {worker_pid} of the old kernel survived the restart"
     reply, out = execute(client, SETUP)
     assert reply["status"] == "ok" and out.split()[0] == "6", reply
+
+
+BUILTIN_PROBE = """
+import builtins
+from tensorflow.python.autograph.pyct import inspect_utils
+alive = {id(v) for v in (*builtins.__dict__.values(), *runtime._AUTOGRAPH_BUILTINS)}
+class Model:
+    def method(self):
+        pass
+model = Model()
+methods = [model.method for _ in range(100_000)]
+print(len(inspect_utils._BUILTIN_FUNCTION_IDS - alive), sum(map(inspect_utils.isbuiltin, methods)))
+"""
+
+
+def test_autograph_takes_no_object_of_a_later_cell_for_a_builtin(kernel):
+    # ipykernel puts a new `input` into builtins for each cell (SETUP's, where TF was imported) and
+    # drops it after; AutoGraph would still match its id, and a bound method allocated there was
+    # called as a built-in, without its instance (notebook 04, about 1 run in 100).
+    _, client, _ = kernel
+    reply, out = execute(client, BUILTIN_PROBE)
+    assert reply["status"] == "ok", reply
+    dead_ids, methods_taken_for_builtins = out.split()
+    assert (dead_ids, methods_taken_for_builtins) == ("0", "0"), out
 
 
 @pytest.fixture
