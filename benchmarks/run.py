@@ -1,6 +1,6 @@
 """Benchmark: FedAvg CNN rounds in fedkit against a plain TF loop on the same work and against the
 compute floor (the CNN's train steps alone), the sizing tracker's overhead, import and build times,
-and each notebook's wall time and peak memory (kernel plus its worker_binary: resident, and private to it).
+and each notebook's wall time and peak memory (kernel plus its worker_binary: resident, and its own anonymous pages).
 
     .venv/bin/python benchmarks/run.py [--clients 10 50] [--rounds 3] [--skip-rounds]
                                        [--skip-notebooks | --notebooks 01 03] [--store]
@@ -145,23 +145,21 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _resident_bytes(pid: int) -> int:
-    """Resident bytes of a process (VmRSS: cheap to read)."""
+def _memory_bytes(pid: int) -> tuple[int, int]:
+    """Resident and anonymous bytes of a process, from /proc/<pid>/status (counters: cheap to read).
+
+    Anonymous pages (heap, tensors) are what each more learner adds. The other resident pages are
+    files' (TensorFlow's libraries, the worker binary), held once in the page cache however many
+    learners map them; smaps' Private_* counts them as private while one learner alone maps them,
+    and reading smaps walks the page tables under the process's memory lock, slowing the lesson.
+    """
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        return 0
-    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-
-
-def _private_bytes(pid: int) -> int:
-    """Bytes no other process shares (what each more learner adds). The kernel walks the process's page
-    tables to count them: tens of milliseconds for a large process, so read only near a peak."""
-    try:
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    return sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Private_"))
+        return 0, 0
+    kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+           if line.startswith(("VmRSS:", "RssAnon:", "RssShmem:"))}  # fmt: skip
+    return kib.get("VmRSS", 0) * 1024, (kib.get("RssAnon", 0) + kib.get("RssShmem", 0)) * 1024
 
 
 def descendants(pid: int) -> dict[int, str]:
@@ -178,41 +176,39 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
-NotebookRun = tuple[float, dict[str, int], int]  # wall seconds, peak resident bytes by process, peak private bytes
+NotebookRun = tuple[float, dict[str, int], int]  # wall seconds, peak resident bytes by process, peak anonymous bytes
 
 
 def notebook_runs(prefixes: list[str] | None = None, store: bool = False) -> dict[str, NotebookRun]:
-    """Wall seconds, peak resident bytes by process (kernel, worker_binary) and peak private bytes per notebook.
+    """Wall seconds, peak resident bytes by process (kernel, worker_binary) and peak anonymous bytes per notebook.
 
-    The processes and their resident memory are polled every 0.2 s; private memory only when the
-    resident total comes within 3% of its peak so far, so that measuring slows the lesson as little as
-    possible. With `store`, each executed notebook replaces the stored one (the outputs nbval compares
-    against).
+    The processes and their memory are polled every 0.2 s (see `_memory_bytes`). With `store`, each
+    executed notebook replaces the stored one (the outputs nbval compares against).
     """
     runs = {}
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if prefixes and not nb.name.startswith(tuple(prefixes)):
             continue
-        start, peak, peak_private = time.perf_counter(), {}, 0
+        start, peak, peak_anonymous = time.perf_counter(), {}, 0
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                                      "--inplace" if store else "--stdout",
                                      "--ExecutePreprocessor.kernel_name=fedkit", str(nb)],
                                     cwd=nb.parent, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
             while proc.poll() is None:
-                processes, resident = descendants(proc.pid), collections.Counter()
-                for pid, name in processes.items():
-                    resident[name] += _resident_bytes(pid)
-                total, peak_total = sum(resident.values()), sum(peak.values())
-                if total >= 0.97 * peak_total:
-                    peak_private = max(peak_private, sum(_private_bytes(pid) for pid in processes))
-                    peak = dict(resident) if total > peak_total else peak
+                resident, anonymous = collections.Counter(), 0
+                for pid, name in descendants(proc.pid).items():
+                    rss, anon = _memory_bytes(pid)
+                    resident[name] += rss
+                    anonymous += anon
+                peak = dict(resident) if sum(resident.values()) > sum(peak.values()) else peak
+                peak_anonymous = max(peak_anonymous, anonymous)
                 time.sleep(0.2)
             if proc.returncode:
                 log.seek(0)
                 raise RuntimeError(f"{nb.name} failed:\n{log.read().decode()[-2000:]}")
-        runs[nb.name] = (time.perf_counter() - start, peak, peak_private)
-        print(f"{nb.name}: {runs[nb.name][0]:.0f} s, peak {_memory(peak)}, private {peak_private / 1e9:.2f} GB",
+        runs[nb.name] = (time.perf_counter() - start, peak, peak_anonymous)
+        print(f"{nb.name}: {runs[nb.name][0]:.0f} s, peak {_memory(peak)}, anonymous {peak_anonymous / 1e9:.2f} GB",
               flush=True)  # fmt: skip
     return runs
 
@@ -242,12 +238,13 @@ def markdown(rows: list[dict], import_s: float, notebooks: dict[str, NotebookRun
     lines += ["", f"`import tensorflow_federated`: {import_s:.1f} s."]
     if notebooks:
         lines += ["", "| notebook | wall time | peak resident memory, kernel + worker_binary (by process) "
-                  "| peak private memory |", "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {name} | {s:.0f} s | {_memory(peak)} | {private / 1e9:.2f} GB |"
-                  for name, (s, peak, private) in notebooks.items()]  # fmt: skip
+                  "| peak anonymous memory |", "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {name} | {s:.0f} s | {_memory(peak)} | {anonymous / 1e9:.2f} GB |"
+                  for name, (s, peak, anonymous) in notebooks.items()]  # fmt: skip
         total = sum(s for s, _, _ in notebooks.values())
-        lines += ["", f"Series: {total:.0f} s. Private memory is what each more learner adds: the libraries' code "
-                  "pages are shared between all learners' processes. Target: at most 1.5 GB per learner."]
+        lines += ["", f"Series: {total:.0f} s. Anonymous memory is what each more learner adds: the other resident "
+                  "pages are files' (libraries, the worker binary), held once for all learners. "
+                  "Target: at most 1.5 GB per learner."]
     return "\n".join(lines) + "\n"
 
 
