@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# The plain loop and the floor use the oneDNN kernels that fedkit turns on in its worker (fedkit.runtime).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 import grpc
 import tensorflow_federated as tff
 
+from fedkit import ENV_DEFAULTS
+
 _GRPC_OPTIONS = [
     ("grpc.max_message_length", 2_000_000_000),
     ("grpc.max_receive_message_length", 2_000_000_000),
@@ -91,11 +93,10 @@ def _with_launcher(args: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *args]
 
 
-# The worker's environment unless the user's sets these. glibc gives each allocating thread an arena of its
-# own, up to 8 per core, where freed memory stays apart: with two, the worker's peak in notebook 03 fell from
-# about 1.0 to 0.75 GB, rounds as fast. TensorFlow turns its oneDNN kernels on by itself only on CPUs with
-# AVX-512 VNNI or newer; on this machine's AMD EPYC they made a round of 10 clients about 30% faster.
-_WORKER_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
+# The worker's environment unless the user's sets these: fedkit's own (oneDNN kernels among them), and
+# two malloc arenas. glibc gives each allocating thread an arena of its own, up to 8 per core, where freed
+# memory stays apart: with two, the worker's peak in notebook 03 fell from about 1.0 to 0.75 GB, rounds as fast.
+_WORKER_ENV_DEFAULTS = {**ENV_DEFAULTS, "MALLOC_ARENA_MAX": "2"}
 
 
 def _spawn(args: list[str], log) -> subprocess.Popen:

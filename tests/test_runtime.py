@@ -229,6 +229,16 @@ def test_worker_environment_has_fedkits_defaults_unless_the_user_sets_them(monke
             worker.stop()
 
 
+def test_tensorflow_imported_before_fedkit_still_runs_its_onednn_kernels():
+    # As a notebook's first cell does; TensorFlow reads the setting at its first op, not at its import.
+    code = ("import tensorflow as tf\nimport fedkit\nfrom tensorflow.python.util import _pywrap_util_port\n"
+            "tf.constant(1.0) + 1.0\nprint(_pywrap_util_port.IsMklEnabled())")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = run_python(code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"], result.stdout
+
+
 def test_multi_worker_context_matches_local():
     comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
     try:
