@@ -49,11 +49,19 @@ def formula_length(levels: np.ndarray) -> int:
 
 
 def code_and_decode(levels: np.ndarray, bits: int):
-    """Encode then decode eagerly: (encoded tensors, measured length, decoded values)."""
+    """Encode then decode in a tf.function, as TFF runs the stage: (encoded tensors, measured length, decoded values).
+
+    Eagerly, the decoder's loop over a chunk's codes runs op by op: about 1.5 s a case instead of 0.2 s.
+    """
     stage = lossless.EliasGammaEncodingStage(bits)
-    encoded, update = stage.encode(tf.constant(levels, tf.float32), {})
-    decoded = stage.decode(encoded, {}, shape=tf.constant(levels.shape))
-    return encoded, int(update[lossless.LENGTH_KEY]), decoded.numpy()
+
+    @tf.function
+    def round_trip(x):
+        encoded, update = stage.encode(x, {})
+        return encoded, update[lossless.LENGTH_KEY], stage.decode(encoded, {}, shape=tf.shape(x))
+
+    encoded, length, decoded = round_trip(tf.constant(levels, tf.float32))
+    return encoded, int(length), decoded.numpy()
 
 
 def test_gamma_lengths_and_zigzag_match_the_definition():
@@ -80,7 +88,7 @@ CASES = {
 
 @functools.cache
 def coded_case(case: str):
-    """`code_and_decode` of one of CASES, computed once for the tests that read it (eager coding is slow)."""
+    """`code_and_decode` of one of CASES, computed once for the tests that read it."""
     bits, levels = CASES[case]
     return code_and_decode(levels.astype(np.float32), bits)
 
