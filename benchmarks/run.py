@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import fedkit  # noqa: F401  (its ENV_DEFAULTS, for this process and the ones it starts, before any TF import)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
