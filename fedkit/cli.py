@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # TensorFlow takes seconds to import: this module imports it only once the arguments are checked.
-from fedkit import specs
+from fedkit import experiments, specs
 
 PROG = "python -m fedkit"
 MAX_CLIENTS = 100_000
@@ -81,12 +81,14 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
-    rep.add_argument("what", choices=["sweep", "dme"], help="dme prints its tables and takes only --trials")
+    rep.add_argument("what", choices=["sweep", "dme", *experiments.names()],
+                     help="dme prints its tables and takes only --trials; the others are the lessons' long runs, "
+                          "written to fedkit/results/NAME.json (--seeds, --out)")  # fmt: skip
     rep.add_argument("--trials", type=_whole_number(2, 10_000), default=20, help="dme: Monte Carlo trials")
     rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
     rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
     rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
-    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=list(specs.DEFAULT_SEEDS),
+    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=None,
                      help="seeds per configuration (default 0 1 2: a 95%% interval needs at least 2)")
     rep.add_argument("--client-lr", type=_positive_float, default=0.1)
     rep.add_argument("--server-lr", type=_positive_float, default=1.0)
@@ -231,7 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  args.dropout)  # fmt: skip
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
-        return _reproduce_dme(args.trials) if args.what == "dme" else _reproduce_sweep(args)
+        if args.what == "dme":
+            return _reproduce_dme(args.trials)
+        if args.what == "sweep":
+            return _reproduce_sweep(args)
+        return _reproduce_experiment(args)
     except KeyboardInterrupt:
         return _error("interrupted", 130)
     except (ValueError, OSError) as e:  # DataError, CheckpointError, UsageError; a folder we cannot write
@@ -250,6 +256,19 @@ def _reproduce_dme(trials: int) -> int:
         f"rotated binary, {trials} trials:\n"
     )
     print(dme.format_worst_case(dme.worst_case_rows(ds=(16, 64, 256, 1024, 4096, 16384), trials=trials)))
+    return 0
+
+
+def _reproduce_experiment(args: argparse.Namespace) -> int:
+    from fedkit import results
+
+    module = experiments.load(args.what)
+    seeds = tuple(args.seeds) if args.seeds is not None else tuple(module.SEEDS)
+    if args.out:
+        _check_writable_dir(Path(args.out), "--out")
+    command = f"{PROG} reproduce {args.what}" + (f" --seeds {' '.join(map(str, seeds))}" if args.seeds else "")
+    target = results.write(args.what, module.run(seeds), command, args.out)
+    print(f"Wrote {target}")
     return 0
 
 
@@ -274,7 +293,7 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
                         for c in configs))  # fmt: skip
         return 0
     settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,
-                                   tuple(args.seeds))  # fmt: skip
+                                   tuple(args.seeds or specs.DEFAULT_SEEDS))  # fmt: skip
     sweep.run_sweep(configs, settings, out, cache_dir, args.source)
     print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png")
     return 0

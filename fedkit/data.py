@@ -371,21 +371,28 @@ def preprocess(
     shuffle_buffer: int = SHUFFLE_BUFFER,
     flat: bool = False,
     seed: int | None = None,
+    invert: bool = True,
 ) -> tf.data.Dataset:
-    """The tutorial's client pipeline: repeat epochs, shuffle 418, batch 20, (x, y) batches."""
+    """The tutorial's client pipeline (repeat epochs, shuffle 418, batch 20, (x, y) batches), ink as 1.
+
+    EMNIST's pixels are 1.0 for the white background and fall towards 0 in the ink; `invert` (the
+    default) serves `1 - pixels`, so background inputs are 0 and add nothing to a layer's sums.
+    `invert=False` gives the tutorial's pixels as TFF stores them.
+    """
     shape = [-1, 784] if flat else [-1, 28, 28, 1]
 
     def to_xy(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.reshape(batch["pixels"], shape), tf.reshape(batch["label"], [-1, 1])
+        pixels = 1.0 - batch["pixels"] if invert else batch["pixels"]
+        return tf.reshape(pixels, shape), tf.reshape(batch["label"], [-1, 1])
 
     return (
         dataset.repeat(epochs).shuffle(shuffle_buffer, seed=seed).batch(batch_size).map(to_xy).prefetch(1)
     )
 
 
-def preprocess_test(dataset: tf.data.Dataset, flat: bool = False) -> tf.data.Dataset:
+def preprocess_test(dataset: tf.data.Dataset, flat: bool = False, invert: bool = True) -> tf.data.Dataset:
     """Test batches of 500, no shuffling."""
-    return preprocess(dataset, batch_size=TEST_BATCH_SIZE, shuffle_buffer=1, flat=flat)
+    return preprocess(dataset, batch_size=TEST_BATCH_SIZE, shuffle_buffer=1, flat=flat, invert=invert)
 
 
 def sample_clients(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fedkit.results import interval95
 from fedkit.specs import DEFAULT_SEEDS  # `reproduce sweep`'s default, TF-free for the CLI
 
 # TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
@@ -92,15 +93,6 @@ class SweepSettings:
     client_lr: float = 0.1
     server_lr: float = 1.0
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-
-
-def interval95(values: Sequence[float]) -> float | None:
-    """Half-width of the 95% Student t interval of the mean of `values`; None for fewer than 2."""
-    if len(values) < 2:
-        return None
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def format_accuracy(mean: float, half_width: float | None, seeds: int) -> str:

@@ -39,7 +39,7 @@ def test_four_processes_start_workers_at_once(tmp_path):
         assert wait_gone(pid), f"worker_binary {pid} outlived its process"
 
 
-NOTEBOOKS = ["01_hello_world", "04_tff_learning_models", "07_compression"]
+NOTEBOOKS = ["01_hello_world", "04_tff_learning_models", "08_compression"]
 
 
 @pytest.mark.slow
