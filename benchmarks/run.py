@@ -5,16 +5,16 @@ and each notebook's wall time and peak memory (kernel plus its worker_binary: re
     .venv/bin/python benchmarks/run.py [--clients 10 50] [--rounds 3] [--skip-rounds]
                                        [--skip-notebooks | --notebooks 01 03] [--store]
 
-Prints a table and writes it to outputs/benchmark.md. Not part of the test suite.
+Prints tables and writes the results files `fedkit/results/benchmark-rounds.json` and
+`fedkit/results/benchmark-lessons.json` (with the command, machine and date; the book renders them).
+Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -219,7 +219,7 @@ def _memory(peak: dict[str, int]) -> str:
 
 def markdown(rows: list[dict], import_s: float, notebooks: dict[str, NotebookRun]) -> str:
     lines = [] if not rows else [
-        f"Measured {datetime.date.today()} on {platform.machine()} Linux, {os.cpu_count()} cores, CPU only, "
+        "CPU only, "
         "FEMNIST sample (client data in memory), 1 local epoch, batch 20; median of the measured rounds after "
         "one warm-up round. Plain TF loop: one CNN built once, a `tf.function` train step, one pass over each "
         "client's data, weights averaged by examples. Floor: the same train steps alone over batches already "
@@ -247,6 +247,26 @@ def markdown(rows: list[dict], import_s: float, notebooks: dict[str, NotebookRun
     return "\n".join(lines) + "\n"
 
 
+# The lessons' budget on a 2-core machine (issue "Lessons that learn"): each lesson and the whole series.
+LESSON_BUDGET = {"lesson_seconds": 120.0, "series_seconds": 600.0, "lesson_anonymous_gb": 1.5}
+
+
+def within_lesson_budget(seconds: float, anonymous_bytes: int) -> bool:
+    """Whether one lesson's wall time and memory are within its budget."""
+    return seconds <= LESSON_BUDGET["lesson_seconds"] and anonymous_bytes / 1e9 <= LESSON_BUDGET["lesson_anonymous_gb"]
+
+
+def lessons_data(notebooks: dict[str, NotebookRun]) -> dict:
+    """The lessons' figures as a results file holds them, with the budget and whether each is within it."""
+    rows = [{"notebook": name, "seconds": round(s, 1), "anonymous_gb": round(anon / 1e9, 3),
+             "resident_gb_by_process": {k: round(v / 1e9, 3) for k, v in peak.items()},
+             "within_budget": within_lesson_budget(s, anon)}
+            for name, (s, peak, anon) in notebooks.items()]  # fmt: skip
+    series = sum(r["seconds"] for r in rows)
+    return {"budget": LESSON_BUDGET, "lessons": rows, "series_seconds": round(series, 1),
+            "series_within_budget": series <= LESSON_BUDGET["series_seconds"]}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
@@ -260,17 +280,19 @@ def main() -> int:
     if args.rounds < 1 or min(args.clients) < 1:
         parser.error("--rounds and --clients must be at least 1")
 
-    from fedkit import paths, runtime
+    from fedkit import results, runtime
 
     runtime.set_local_context()
+    command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
     import_s = import_seconds()
     rows = [] if args.skip_rounds else bench_rounds(args.clients, args.rounds, args.lr)
     notebooks = {} if args.skip_notebooks else notebook_runs(args.notebooks, args.store)
-    table = markdown(rows, import_s, notebooks)
-    out = paths.output_path("benchmark.md")
-    out.write_text(table)
-    print(table)
-    print(f"Wrote {out}")
+    print(markdown(rows, import_s, notebooks))
+    if rows:
+        print("Wrote", results.write("benchmark-rounds", {"import_tff_seconds": round(import_s, 2), "rounds": rows},
+                                     command))  # fmt: skip
+    if notebooks and not args.notebooks:  # a partial series is not the series' figure
+        print("Wrote", results.write("benchmark-lessons", lessons_data(notebooks), command))
     return 0
 
 

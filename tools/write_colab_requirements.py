@@ -36,14 +36,10 @@ def lock_graph(text: str) -> dict[str, tuple[str, set[str]]]:
     return graph
 
 
-# Imported by fedkit (fedkit.sweep) but not (yet) among pyproject.toml's dependencies.
-EXTRA_ROOTS = {"pandas"}
-
-
 def roots() -> set[str]:
-    """fedkit's direct run-time dependencies: pyproject.toml's, and EXTRA_ROOTS."""
+    """fedkit's direct run-time dependencies: pyproject.toml's."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {normalize(re.split(r"[\s=<>!~;\[]", dep, maxsplit=1)[0]) for dep in project["dependencies"]} | EXTRA_ROOTS
+    return {normalize(re.split(r"[\s=<>!~;\[]", dep, maxsplit=1)[0]) for dep in project["dependencies"]}
 
 
 def colab_pins(lock_text: str) -> list[str]:
