@@ -76,10 +76,13 @@ def wait_for_runs(url: str, runs, timeout: float = 300) -> list[str]:
 
 def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard):
     train, _ = emnist
-    process = training.build_fedavg("dense", client_lr=0.1)
+    # The compressed run quantizes the upload to 8 bits (threshold 0: the dense model's 7,850 weights are
+    # under the default threshold), so its aggregated bits must differ from the original's.
+    processes = {"original": training.build_fedavg("dense", client_lr=0.1),
+                 "compressed": training.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=0)}
     histories = {}
     for name in RUNS:
-        _, histories[name] = training.run_rounds(process, train, rounds=2, clients_per_round=2, flat=True,
+        _, histories[name] = training.run_rounds(processes[name], train, rounds=2, clients_per_round=2, flat=True,
                                                  log_dir=tmp_path / "logs" / name, verbose=False)  # fmt: skip
     url = tensorboard(tmp_path / "logs")
     assert set(wait_for_runs(url, RUNS)) == set(RUNS)
@@ -92,3 +95,8 @@ def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard)
         assert steps == [1, 2]
         # Stored as float32 scalars: the same bits as the run's history, to float32 precision.
         np.testing.assert_allclose(values, histories[name].column("cumulative_broadcast_bits"), rtol=1e-7)
+        points = get_json(f"{url}/data/plugin/scalars/scalars?run={name}&tag=cumulative_aggregated_bits")
+        np.testing.assert_allclose([value for _, _, value in points],
+                                   histories[name].column("cumulative_aggregate_bits"), rtol=1e-7)  # fmt: skip
+    uploaded = {name: histories[name].column("cumulative_aggregate_bits")[-1] for name in RUNS}
+    assert uploaded["compressed"] < uploaded["original"] / 3, uploaded
