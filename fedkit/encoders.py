@@ -1,7 +1,8 @@
 """Lossy compression with `tensor_encoding`: encoder specs, the tutorial's encoder functions,
 an encoded broadcast and an encoded mean.
 
-Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`; their grammar
+Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`, `drive`,
+`eden:B` (DRIVE and EDEN, `fedkit.eden`); their grammar
 lives in the TensorFlow-free `fedkit.specs` (re-exported here). An encoder applies only to floating
 point variables over the threshold; `applies_to` names them, and an encoded broadcast or mean that
 would encode no variable warns (`UnusedEncoderWarning`), since it then sends exactly what identity sends.
@@ -24,7 +25,7 @@ import tensorflow_federated as tff
 from tensorflow.python.util import nest  # flatten_with_joined_string_paths
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import lossless
+from fedkit import eden, lossless
 from fedkit.specs import (  # noqa: F401
     DEFAULT_THRESHOLD,
     ENCODERS,
@@ -84,6 +85,10 @@ def make_encoder(spec: str | EncoderSpec) -> te.core.Encoder:
         return _kashin(spec.param)
     if spec.name == "uniform-eg":
         return lossless.uniform_eg_encoder(spec.param)
+    if spec.name == "drive":
+        return eden.drive_encoder()
+    if spec.name == "eden":
+        return eden.eden_encoder(spec.param)
     return _BUILDERS[spec.name](spec.param)
 
 

@@ -1,4 +1,5 @@
-"""The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`), free of TensorFlow.
+"""The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`, `drive`, `eden:2`),
+free of TensorFlow.
 
 It lives apart from `fedkit.encoders` so that the command line can check its arguments before
 importing TensorFlow (which takes seconds); `fedkit.encoders` builds the encoders themselves.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-ENCODERS = ("identity", "uniform", "hadamard", "kashin", "uniform-eg")
+ENCODERS = ("identity", "uniform", "hadamard", "kashin", "uniform-eg", "drive", "eden")
+UNPARAMETERIZED = ("identity", "drive")  # names that take no ':N' (DRIVE sends 1 bit per coordinate)
+LARGEST = {"eden": 8}  # the largest N where it is below MAX_BITS
 LOSSLESS = ("uniform-eg",)  # encoders whose coded size depends on the data: they report measured bits
 TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
 MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
@@ -43,18 +46,20 @@ def _whole_number(text: str) -> int | None:
 
 
 def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
-    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', 'uniform-eg:8', ...; errors name the bad part."""
+    """Parse 'identity', 'uniform:8', 'hadamard:4', 'kashin:8', 'uniform-eg:8', 'drive', 'eden:2', ...; errors name
+    the bad part and the valid forms."""
     if isinstance(spec, EncoderSpec):
         return spec
     name, _, param = str(spec).strip().partition(":")
     if name not in ENCODERS and name not in _REGISTERED:
         known = ", ".join([*ENCODERS, *_REGISTERED])
         raise ValueError(f"unknown encoder {name!r} in {spec!r}: choose one of {known} (e.g. 'uniform:8').")
-    if name == "identity":
+    if name in UNPARAMETERIZED:
         if param:
-            raise ValueError(f"encoder {spec!r}: identity takes no bit width; write 'identity'.")
+            also = " (or eden:N for N bits per coordinate)" if name == "drive" else ""
+            raise ValueError(f"encoder {spec!r}: {name} takes no bit width; write '{name}'{also}.")
         return EncoderSpec(name)
-    largest = _REGISTERED.get(name, MAX_BITS)
+    largest = _REGISTERED.get(name, LARGEST.get(name, MAX_BITS))
     what = "parameter" if name in _REGISTERED else "bit width"
     number = _whole_number(param)
     if number is None or not 1 <= number <= largest:
