@@ -63,6 +63,7 @@ def write(name: str, data: dict, command: str, results_dir: str | os.PathLike | 
     text = json.dumps(record, indent=1, sort_keys=False, allow_nan=False) + "\n"
     with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".part", delete=False) as f:
         f.write(text)
+    os.chmod(f.name, 0o644)  # a temporary file is private; a results file is for every reader of the package
     os.replace(f.name, target)
     return target
 
