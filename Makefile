@@ -4,13 +4,14 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := fedkit
+DOCS_VENV := .venv-docs
 # Test files (a notebook is one file) run on JOBS processes at once; each notebook needs about 2 GB.
 JOBS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export GRPC_VERBOSITY := ERROR
 
-.PHONY: setup run test lint lock sweep bench clean colab colab-sim
+.PHONY: setup run test lint lock sweep bench clean colab colab-sim docs docs-test
 
 setup: $(VENV)/.installed
 
@@ -56,5 +57,21 @@ colab: setup
 colab-sim: setup
 	$(PY) tools/colab_sim.py run $(NOTEBOOKS)
 
+# The book: lessons with their stored outputs (never executed), guide, results, API, in outputs/docs/site.
+# Its toolchain lives in its own venv, .venv-docs, from requirements-docs.txt; warnings and broken links fail.
+docs: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/python tools/docs_gen.py
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet -f outputs/docs/mkdocs.yml
+	@echo "The book: outputs/docs/site/index.html (serve it: $(DOCS_VENV)/bin/python -m http.server -d outputs/docs/site)"
+
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	tools/build_docs.sh venv $(DOCS_VENV)
+
+# The built book in Debian's chromium (Playwright): every lesson page, its images, the navigation; screenshots
+# in outputs/docs-screenshots/.
+docs-test: docs
+	tools/build_docs.sh chromium
+	FEDKIT_DOCS_TEST=1 $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider --noconftest tests/test_docs.py -v
+
 clean:
-	rm -rf $(VENV) .venv-colab outputs
+	rm -rf $(VENV) $(DOCS_VENV) .venv-colab outputs
