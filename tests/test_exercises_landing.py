@@ -1,5 +1,6 @@
 """The checkers of notebook 02's exercises: a wrong answer fails with a hint, the right one passes."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -10,6 +11,22 @@ from fedkit.exercises import landing
 @pytest.fixture(scope="module")
 def process():
     return training.build_fedavg(models.functional_model("dense"), client_lr=0.1, server_lr=0.5)
+
+
+def test_mean_pixels(emnist, capsys):
+    train, _ = emnist
+    examples = train.create_tf_dataset_for_client(train.client_ids[0])
+    mean = float(np.mean([e["pixels"].numpy().mean() for e in examples]))
+    landing.check_mean_pixels(train, raw=mean, inverted=1 - mean)
+    assert capsys.readouterr().out.startswith("Right: mean input")
+    with pytest.raises(AssertionError, match="swapped"):
+        landing.check_mean_pixels(train, raw=1 - mean, inverted=mean)
+    with pytest.raises(AssertionError, match="raw="):
+        landing.check_mean_pixels(train, raw=mean + 0.1, inverted=1 - mean)
+    with pytest.raises(AssertionError, match="inverted="):
+        landing.check_mean_pixels(train, raw=mean, inverted=mean)
+    with pytest.raises(AssertionError, match="pass a number"):
+        landing.check_mean_pixels(train, raw="0.9", inverted=0.1)
 
 
 def test_server_learning_rate(process, capsys):

@@ -14,10 +14,35 @@ def _require(condition: bool, hint: str) -> None:
         raise AssertionError(hint)
 
 
+def check_mean_pixels(source: tff.simulation.datasets.ClientData, raw: float, inverted: float) -> None:
+    """Exercise 1: the mean input of the first writer's examples, as published and inverted."""
+    examples = source.create_tf_dataset_for_client(source.client_ids[0])
+    mean = float(np.mean([e["pixels"].numpy().mean() for e in examples]))
+    for name, value in (("raw", raw), ("inverted", inverted)):
+        _require(
+            isinstance(value, (int, float, np.floating)) and not isinstance(value, bool),
+            f"{name}={value!r}: pass a number, e.g. float(x.numpy().mean()).",
+        )
+    _require(
+        not (np.isclose(raw, 1 - mean, atol=0.005) and np.isclose(inverted, mean, atol=0.005)),
+        f"raw={raw:.3f}, inverted={inverted:.3f}: swapped; the published pixels have a white background of 1.0.",
+    )
+    _require(
+        np.isclose(raw, mean, atol=0.005),
+        f"raw={raw:.3f}: take the mean of every pixel of every example of writer source.client_ids[0] as the "
+        "published client_data serves them (the 10 repeats do not change a mean).",
+    )
+    _require(
+        np.isclose(inverted, 1 - mean, atol=0.005),
+        f"inverted={inverted:.3f}: the same mean over your preprocess's inputs (1 - pixels).",
+    )
+    print(f"Right: mean input {raw:.3f} as published, {inverted:.3f} inverted: the background is most of an image.")
+
+
 def check_server_learning_rate(
     process: tff.learning.templates.LearningProcess, part: str, learning_rate: float
 ) -> None:
-    """Exercise 1: the server-state part holding the server optimizer's learning rate, and its value."""
+    """Exercise 2: the server-state part holding the server optimizer's learning rate, and its value."""
     state_type = process.initialize.type_signature.result.member
     holders = [name for name, t in tff.structure.iter_elements(state_type)
                if "learning_rate" in str(t) and name != "client_work"]  # fmt: skip
@@ -37,7 +62,7 @@ def check_server_learning_rate(
 
 
 def check_client_batches(dataset: tf.data.Dataset, batches: int, examples: int) -> None:
-    """Exercise 2: how many batches and examples one client trains on in one round."""
+    """Exercise 3: how many batches and examples one client trains on in one round."""
     sizes = [int(tf.shape(tf.nest.flatten(batch)[0])[0]) for batch in dataset]
     _require(
         batches == len(sizes),
@@ -53,7 +78,7 @@ def check_client_batches(dataset: tf.data.Dataset, batches: int, examples: int) 
 
 
 def check_resumed(first: History, second: History, rounds_trained: int) -> None:
-    """Exercise 3: a run resumed from a checkpoint continues the first one instead of starting over."""
+    """Exercise 4: a run resumed from a checkpoint continues the first one instead of starting over."""
     done = len(first.rows)
     _require(done > 0 and len(second.rows) > done, "run the first call for fewer rounds than the second.")
     _require(
