@@ -183,3 +183,12 @@ def report(checks: list[Check]) -> bool:
     for check in checks:
         print(check)
     return all(c.passed for c in checks)
+
+
+def error_feedback_step(
+    update: np.ndarray, residual: np.ndarray, compress: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One client's error feedback: send compress(update + residual), keep what it did not send (lesson 11)."""
+    corrected = update + residual
+    sent = compress(corrected)
+    return sent, corrected - sent
