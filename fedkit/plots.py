@@ -80,3 +80,38 @@ def plot_client_sizes(sizes: Sequence[int], bins: int = 20, save_as: str | None 
     fig.tight_layout()
     if save_as:
         fig.savefig(output_path("figures", save_as), dpi=120)
+
+
+def plot_label_mix(
+    counts: Mapping[str, Sequence[Sequence[int]]], clients: int = 30, save_as: str | None = None
+) -> None:
+    """One panel per split: for each of its first `clients` clients, the label shares of its examples, stacked."""
+    fig, axes = plt.subplots(1, len(counts), figsize=(4.2 * len(counts), 3.4), squeeze=False, sharey=True)
+    colors = plt.get_cmap("tab10").colors
+    for ax, (name, rows) in zip(axes[0], counts.items(), strict=True):
+        shown = [[int(v) for v in row] for row in list(rows)[:clients]]
+        bottom = [0.0] * len(shown)
+        for label in range(len(shown[0])):
+            share = [row[label] / sum(row) for row in shown]
+            ax.bar(range(len(shown)), share, 0.9, bottom=bottom, color=colors[label % 10], label=str(label))
+            bottom = [b + s for b, s in zip(bottom, share, strict=True)]
+        ax.set(xlabel="client", title=name, ylim=(0, 1))
+    axes[0][0].set_ylabel("share of the client's examples")
+    axes[0][-1].legend(title="label", fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    if save_as:
+        fig.savefig(output_path("figures", save_as), dpi=120)
+
+
+def plot_summaries(summaries: Mapping[str, Mapping], ylabel: str = "test accuracy", save_as: str | None = None) -> None:
+    """Each named summary (`fedkit.results.summary`) as its mean with its 95% interval, and one dot per seed."""
+    fig, ax = plt.subplots(figsize=(1.9 * len(summaries) + 1.5, 3.4))
+    for i, s in enumerate(summaries.values()):
+        ax.errorbar([i], [s["mean"]], yerr=[s["ci95"] or 0.0], fmt="o", capsize=6, color="black", markersize=7)
+        ax.plot([i + 0.15] * len(s["values"]), s["values"], ".", color="tab:blue", alpha=0.7)
+    ax.set(xticks=range(len(summaries)), ylabel=ylabel, title="mean and 95% interval (dots: one per seed)")
+    ax.set_xticklabels(list(summaries), fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    if save_as:
+        fig.savefig(output_path("figures", save_as), dpi=120)
