@@ -8,7 +8,8 @@ built from `tensor_encoding` stages (through `fedkit.encoders.make_encoder`):
   vector's min or max: `uniform:1` (flatten, 1-bit stochastic uniform quantization, bit-packing).
 - `k-level` (pi_sk): k = 2**bits levels evenly spaced from the vector's min to its max: `uniform:B`.
 - `rotated` (pi_srk): the vector is first rotated by a random Hadamard matrix (H D / sqrt(d), D random
-  signs, seed shared with the server like the paper's public randomness), then quantized to k levels:
+  signs from a seed: public randomness in the paper, sent along with the encoded vector by the kit,
+  +128 bits, see `sent_bits`), then quantized to k levels:
   `hadamard:B`. The server rotates back; a rotation keeps squared errors.
 
 Every client quantizes independently and without bias, so E = (1/n^2) sum_i E||Y_i - X_i||^2, and for
@@ -71,6 +72,19 @@ def build_encoder(method: str, bits: int = 1) -> te.core.Encoder:
 def encoded_bits(method: str, bits: int, d: int) -> int:
     """Bits one client sends for a d-vector, from the encoded tensors' static shapes and dtypes."""
     return stages.encoded_bits(lambda: build_encoder(method, bits), (d,))
+
+
+@functools.cache
+def sent_bits(method: str, bits: int, d: int) -> int:
+    """Bits of everything the kit sends for a d-vector (`as_simple_encoder`'s encoded structure): the encoded
+    tensors plus the decode parameters that travel with them, i.e. the rotation's seed for `rotated`."""
+    simple = te.encoders.as_simple_encoder(build_encoder(method, bits), tf.TensorSpec((d,), tf.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((d,), tf.float32)])
+    def encode(x):
+        return tf.nest.flatten(simple.encode(x)[0])
+
+    return sum(t.shape.num_elements() * t.dtype.size * 8 for t in encode.get_concrete_function().outputs)
 
 
 def te_bits(method: str, bits: int, d: int) -> int:

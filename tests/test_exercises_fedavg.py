@@ -41,3 +41,23 @@ def test_means(capsys):
         exercise.check_means(-0.5, -0.5)
     exercise.check_means(-0.5, 0.0)
     assert capsys.readouterr().out.startswith("Right:")
+
+
+def _record(fedsgd, fedavg):
+    return {"data": {"test_accuracy": {"FedSGD lr=1": {"4": fedsgd}, "weighted FedAvg": {"4": fedavg}}}}
+
+
+def test_round_verdict(capsys):
+    apart = _record([0.60, 0.61, 0.62], [0.80, 0.81, 0.82])
+    overlapping = _record([0.78, 0.81, 0.84], [0.79, 0.81, 0.83])
+    exercise.check_round_verdict(apart, 4, True)
+    exercise.check_round_verdict(overlapping, 4, False)
+    assert capsys.readouterr().out.count("Right:") == 2
+    with pytest.raises(AssertionError, match="differs=False"):
+        exercise.check_round_verdict(apart, 4, False)
+    with pytest.raises(AssertionError, match="round 5 was not evaluated"):
+        exercise.check_round_verdict(apart, 5, True)
+    with pytest.raises(AssertionError, match="True or False"):
+        exercise.check_round_verdict(apart, 4, "yes")
+    with pytest.raises(AssertionError, match="results.read"):
+        exercise.check_round_verdict({}, 4, True)

@@ -74,3 +74,15 @@ def test_train_evaluation_data(emnist, capsys):
     with pytest.raises(AssertionError, match="28, 28, 1"):
         ex.check_train_evaluation_data([data.preprocess_test(train.create_tf_dataset_for_client(c), flat=True)
                                         for c in train.client_ids], train)  # fmt: skip
+
+
+def test_dense_run(capsys):
+    dense = run(clients=10, down=ex.DENSE_BITS[0], up=ex.DENSE_BITS[1])
+    ex.check_dense_run(dense, {"loss": 0.6, "accuracy": 0.83})
+    assert capsys.readouterr().out.startswith("Right: test accuracy 0.830")
+    with pytest.raises(AssertionError, match="not the dense model's"):
+        ex.check_dense_run(run(clients=10), {"accuracy": 0.83})
+    with pytest.raises(AssertionError, match="training.evaluate returns"):
+        ex.check_dense_run(dense, 0.83)
+    with pytest.raises(AssertionError, match="barely learned"):
+        ex.check_dense_run(dense, {"accuracy": 0.12})

@@ -1,4 +1,4 @@
-"""fedkit.exercises.mean_estimation: notebook 10's checkers fail wrong answers and pass the worked solutions."""
+"""fedkit.exercises.mean_estimation: lesson 14's checkers fail wrong answers and pass the worked solutions."""
 
 import numpy as np
 import pytest
@@ -26,17 +26,25 @@ def test_binary_error_wrong_answers_fail(error):
 
 
 def test_bits_right_answer_passes(capsys):
-    ex.check_bits_per_dimension((32 * -(-1024 * 2 // 28) + 64) / 1000)  # 2432 bits
-    assert "2.432" in capsys.readouterr().out
+    ex.check_bits_per_dimension((32 * -(-1024 * 2 // 28) + 64 + 128) / 1000)  # 2560 bits, the seed included
+    assert "2.560" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("answer, hint", [
+    ((32 * -(-1024 * 2 // 28) + 64) / 1000, "seed"),  # 2432: the encoded tensors without the seed
     ((32 * -(-1000 * 2 // 28) + 64) / 1000, "pads 1000"),  # unpadded: what k-level sends
+    ((32 * -(-1000 * 2 // 28) + 64 + 128) / 1000, "pads 1000"),  # unpadded, with a seed
     (2.0, "is not it"),  # the paper's d log2 k, without min, max and packing
-    (2432 / 1024, "is not it"),  # divided by the padded d
+    (2560 / 1024, "is not it"),  # divided by the padded d
 ])  # fmt: skip
 def test_bits_wrong_answers_fail(answer, hint):
     with pytest.raises(AssertionError, match=hint):
+        ex.check_bits_per_dimension(answer)
+
+
+@pytest.mark.parametrize("answer", ["2.56", None, True])
+def test_bits_bad_input_says_what_to_give(answer):
+    with pytest.raises(TypeError, match="give a number"):
         ex.check_bits_per_dimension(answer)
 
 

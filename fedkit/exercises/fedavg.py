@@ -64,3 +64,25 @@ def check_means(weighted: float, unweighted: float) -> None:
         f"unweighted={unweighted}: each client counts once, whatever its number of examples.",
     )
     print(f"Right: weighted mean {weighted:+.2f}, unweighted {unweighted:+.2f}: the big client pulls the weighted one.")
+
+
+def check_round_verdict(record: dict, round_num: int, differs: bool) -> None:
+    """Exercise 4: whether FedSGD (rate 1.0) and weighted FedAvg differ after `round_num`, from the results file."""
+    from fedkit import results
+
+    accuracy = record["data"]["test_accuracy"] if isinstance(record, dict) and "data" in record else None
+    _require(accuracy is not None, 'record should be what results.read("algorithms") returns.')
+    _require(
+        str(round_num) in accuracy["weighted FedAvg"],
+        f"round {round_num} was not evaluated: choose one of {', '.join(accuracy['weighted FedAvg'])}.",
+    )
+    _require(isinstance(differs, bool), f"differs={differs!r}: pass the True or False that results.differs returns.")
+    a, b = (results.summary(accuracy[name][str(round_num)]) for name in ("FedSGD lr=1", "weighted FedAvg"))
+    expected = results.differs(a, b)
+    _require(
+        differs == expected,
+        f"differs={differs}: after round {round_num} FedSGD's mean is {a['mean']:.3f} ± {a['ci95']:.3f} and weighted "
+        f"FedAvg's {b['mean']:.3f} ± {b['ci95']:.3f}; pass both summaries of round {round_num} to results.differs.",
+    )
+    print(f"Right: after round {round_num}, FedSGD {a['mean']:.3f} ± {a['ci95']:.3f} against weighted FedAvg "
+          f"{b['mean']:.3f} ± {b['ci95']:.3f}: {'they differ' if differs else 'no difference'}.")  # fmt: skip

@@ -7,6 +7,11 @@ import tensorflow_federated as tff
 
 from fedkit.training import History
 
+# Bits per client and round of `training.build_fedavg` (from_keras_model: the weights plus the client learning
+# rate down; the change, its weight and the metric sums up), as `sizing.communication_cost` counts them.
+DENSE_BITS = (251_232, 251_488)
+CNN_BITS = (53_227_872, 53_228_128)
+
 
 def _require(condition: bool, hint: str) -> None:
     if not condition:
@@ -96,8 +101,7 @@ def check_train_evaluation_data(
     writers = train_data.client_ids
     _require(
         len(train_eval_data) == len(writers),
-        f"{len(train_eval_data)} datasets for {len(writers)} writers: make one per writer in "
-        "emnist_train.client_ids.",
+        f"{len(train_eval_data)} datasets for {len(writers)} writers: make one per writer in emnist_train.client_ids.",
     )
     total = 0
     for writer, dataset in zip(writers, train_eval_data, strict=True):
@@ -115,3 +119,27 @@ def check_train_evaluation_data(
         )
         total += got
     print(f"Right: {len(writers)} writers, {total:,} training examples, ready for training.evaluate.")
+
+
+def check_dense_run(history_dense: History, dense_metrics: dict) -> None:
+    """Exercise 4: a FedAvg run of the dense 784 -> 10 model and its federated test metrics."""
+    _require_history(history_dense, "history_dense")
+    row = history_dense.rows[0]
+    down = row["cumulative_broadcast_bits"] // row["clients"]
+    _require(
+        down == DENSE_BITS[0],
+        f"history_dense broadcasts {down:,} bits per client and round, not the dense model's {DENSE_BITS[0]:,}: "
+        'build the process with training.build_fedavg("dense", client_lr=0.1) and train with flat=True.',
+    )
+    _require(
+        isinstance(dense_metrics, dict) and isinstance(dense_metrics.get("accuracy"), float),
+        f"dense_metrics is {dense_metrics!r}: pass the dict that training.evaluate returns.",
+    )
+    _require(
+        dense_metrics["accuracy"] > 0.5,
+        f"test accuracy {dense_metrics['accuracy']:.3f}: the dense model has barely learned; train it 10 rounds with "
+        'client_lr=0.1 and epochs=5, and evaluate with training.build_evaluation("dense") on flat test data.',
+    )
+    print(f"Right: test accuracy {dense_metrics['accuracy']:.3f} after {len(history_dense.rows)} rounds, with "
+          f"{DENSE_BITS[0]:,} bits down per client and round against the CNN's {CNN_BITS[0]:,} "
+          f"({CNN_BITS[0] / DENSE_BITS[0]:.0f} times fewer).")  # fmt: skip

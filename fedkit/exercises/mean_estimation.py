@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 10 (distributed mean estimation, Suresh et al. 2017)."""
+"""Checkers for the exercises of lesson 14 (distributed mean estimation, Suresh et al. 2017)."""
 
 from __future__ import annotations
 
@@ -26,14 +26,25 @@ def check_binary_error(error: Callable[[np.ndarray], float]) -> None:
 
 
 def check_bits_per_dimension(answer: float) -> None:
-    """Exercise 2: bits per dimension that `rotated` at 2 bits sends for d = 1000 (min and max included)."""
-    want = dme.encoded_bits("rotated", 2, 1000) / 1000
-    if np.isclose(answer, dme.encoded_bits("k-level", 2, 1000) / 1000, rtol=1e-6):
-        raise AssertionError("that is what k-level sends: the Hadamard stage first pads 1000 to a power of two.")
+    """Exercise 2: bits per dimension that `rotated` at 2 bits sends for d = 1000, as the kit counts it (min, max
+    and the rotation's seed included)."""
+    if isinstance(answer, bool) or not isinstance(answer, int | float | np.integer | np.floating):
+        raise TypeError(f"answer={answer!r}: give a number of bits per dimension (a float), e.g. 1.5.")
+    want = dme.sent_bits("rotated", 2, 1000) / 1000
+    if np.isclose(answer, dme.encoded_bits("rotated", 2, 1000) / 1000, rtol=1e-6):
+        raise AssertionError("that leaves out the rotation's seed: two int64 numbers travel with the encoded "
+                             "vector, and the kit's sizing counts them.")  # fmt: skip
+    if np.isclose(answer, dme.sent_bits("k-level", 2, 1000) / 1000, rtol=1e-6) or np.isclose(
+        answer, (dme.sent_bits("k-level", 2, 1000) + 128) / 1000, rtol=1e-6
+    ):
+        raise AssertionError("that is what k-level sends for 1000 values: the Hadamard stage first pads 1000 to a "
+                             "power of two.")  # fmt: skip
     if not np.isclose(answer, want, rtol=1e-6):
         raise AssertionError(f"{answer} is not it: pad d to the next power of two, pack 2 bits per value 28 "
-                             "bits to an int32 (ceil), add min and max (float32), divide by the true d.")  # fmt: skip
-    print(f"Right: {want:.3f} bits per dimension ({dme.encoded_bits('rotated', 2, 1000)} bits for 1000 values).")
+                             "bits to an int32 (ceil), add min and max (float32) and the seed (two int64), "
+                             "divide by the true d.")  # fmt: skip
+    print(f"Right: {want:.3f} bits per dimension ({dme.sent_bits('rotated', 2, 1000)} bits for 1000 values, "
+          "128 of them the seed).")  # fmt: skip
 
 
 def check_worst_case_ratio(ratio: Callable[[int, int], float]) -> None:
