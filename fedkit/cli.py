@@ -69,7 +69,8 @@ def parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
     cost.add_argument("--model", choices=specs.MODELS, default="cnn")
     cost.add_argument("--broadcast", type=_encoder_arg, default="identity", metavar="ENCODER",
-                      help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B, uniform-eg:B (lossless)")
+                      help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B, "
+                           "uniform-eg:B (lossless), drive, eden:B")  # fmt: skip
     cost.add_argument("--aggregate", type=_aggregate_arg, default="identity", metavar="ENCODER",
                       help="client->server encoder, as --broadcast, or tff-compression")  # fmt: skip
     cost.add_argument("--threshold", type=_whole_number(0, MAX_THRESHOLD), default=specs.DEFAULT_THRESHOLD,
@@ -247,7 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _reproduce_dme(trials: int) -> int:
-    from fedkit import dme
+    from fedkit import dme, paths, results, vnmse
+
+    print(f"Every kit encoder on the DME papers' harness (d = 2^14, 10 clients, {trials} trials):\n")
+    rows = vnmse.sweep(trials=trials)
+    target = results.write("dme", {"rows": rows}, f"{PROG} reproduce dme --trials {trials}")
+    figure = paths.output_path("figures", "dme_rate_distortion.png")
+    vnmse.plot(rows).savefig(figure, dpi=120)
+    print(f"\nWrote {target} and {figure}\n")
 
     print(f"Suresh et al. 2017 on Gaussian clients (seed 0), {trials} trials per cell:\n")
     print(dme.format_rows(dme.sweep(ds=(64, 1024, 16384), trials=trials)))
@@ -259,11 +267,18 @@ def _reproduce_dme(trials: int) -> int:
     return 0
 
 
+def seeds_for(args: argparse.Namespace) -> tuple[int, ...]:
+    """The seeds `reproduce` runs: --seeds, else the sweep's defaults or the experiment's own."""
+    if args.seeds is not None:
+        return tuple(args.seeds)
+    return tuple(specs.DEFAULT_SEEDS) if args.what == "sweep" else tuple(experiments.load(args.what).SEEDS)
+
+
 def _reproduce_experiment(args: argparse.Namespace) -> int:
     from fedkit import results
 
     module = experiments.load(args.what)
-    seeds = tuple(args.seeds) if args.seeds is not None else tuple(module.SEEDS)
+    seeds = seeds_for(args)
     if args.out:
         _check_writable_dir(Path(args.out), "--out")
     command = f"{PROG} reproduce {args.what}" + (f" --seeds {' '.join(map(str, seeds))}" if args.seeds else "")
@@ -293,9 +308,21 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
                         for c in configs))  # fmt: skip
         return 0
     settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,
-                                   tuple(args.seeds or specs.DEFAULT_SEEDS))  # fmt: skip
-    sweep.run_sweep(configs, settings, out, cache_dir, args.source)
-    print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png")
+                                   seeds_for(args))  # fmt: skip
+    # The machine-readable record goes with the package (lessons read it) unless --out names another folder;
+    # it is rewritten after each configuration, so a long sweep that stops early leaves the rows it finished,
+    # with the command that reruns just those.
+    name, results_dir = "sweep-dropout" if args.dropout else "sweep", out if args.out else None
+
+    def write(rows: list[dict]) -> Path:
+        done = configs[: len(rows)]
+        only = [c.name for c in done] if args.only or len(done) < len(configs) else None
+        command = sweep.command_line(done, settings, only, args.dropout)
+        return sweep.write_results(sweep.add_ratios([dict(r) for r in rows]), settings, command, name, results_dir)
+
+    rows, _ = sweep.run_sweep(configs, settings, out, cache_dir, args.source, on_row=write)
+    target = write(rows)
+    print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png and {target}")
     return 0
 
 

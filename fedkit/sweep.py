@@ -232,9 +232,10 @@ def run_sweep(
     cache_dir: str | Path,
     source: str = "auto",
     verbose: bool = True,
+    on_row=None,
 ) -> tuple[list[dict], dict]:
     """Run every configuration, print progress (per round with `verbose`), write results.csv/.md and
-    figures into `out_dir`."""
+    figures into `out_dir`; `on_row(rows)`, when given, is called with the rows so far after each one."""
     from fedkit import data, sizing, training
 
     out_dir = Path(out_dir)
@@ -251,6 +252,8 @@ def run_sweep(
         log_dir = out_dir / "tensorboard" / config.name.replace(" ", "_").replace(",", "")
         row, histories[config.name] = run_config(config, settings, train, test_data, log_dir, verbose, evaluation)
         rows.append(row)
+        if on_row:
+            on_row(rows)
         down, up = (sizing.format_size(row[f"{d}_bits_per_client_round"]) for d in ("downlink", "uplink"))
         accuracy = format_accuracy(row["test_accuracy"], row["test_accuracy_ci95"], len(settings.seeds))
         print(f"    test accuracy {accuracy}, {down} down / {up} up per client per round"
@@ -261,6 +264,61 @@ def run_sweep(
     write_tables(rows, out_dir)
     plot_sweep(rows, histories, out_dir)
     return rows, histories
+
+
+def results_data(rows: Sequence[dict], settings: SweepSettings) -> dict:
+    """The sweep as `fedkit.results` data: the settings and one row per configuration with its per-seed test
+    accuracies, their mean and 95% interval half-width (None for one seed), exact bits and the Pareto mark."""
+    front = pareto_front(rows)
+    keys = ("configuration", "broadcast", "aggregate", "threshold", "dropout", "downlink_bits_per_client_round",
+            "uplink_bits_per_client_round", "downlink_ratio", "uplink_ratio", "not_static", "rounds",
+            "test_accuracy", "test_accuracy_ci95", "test_loss", "wall_seconds")  # fmt: skip
+    return {
+        "settings": dataclasses.asdict(settings),
+        "rows": [
+            {k: row.get(k) for k in keys}
+            | {"test_accuracy_per_seed": [float(a) for a in row["test_accuracy_per_seed"].split()],
+               "total_bits": total_bits(row), "pareto": on_front}
+            for row, on_front in zip(rows, front, strict=True)
+        ],
+    }  # fmt: skip
+
+
+def merge_results(datas: Sequence[dict]) -> dict:
+    """One sweep's results data from several runs' (same settings, different configurations): the rows in
+    order, with the ratios and the Pareto front recomputed over all of them."""
+    settings = datas[0]["settings"]
+    if any(d["settings"] != settings for d in datas):
+        raise ValueError(f"settings differ: {[d['settings'] for d in datas]}; merge only runs of one sweep.")
+    rows = add_ratios([dict(r) for d in datas for r in d["rows"]])
+    names = [r["configuration"] for r in rows]
+    if len(set(names)) < len(names):
+        raise ValueError(f"configurations {sorted({n for n in names if names.count(n) > 1})} appear twice.")
+    for row, on_front in zip(rows, pareto_front(rows), strict=True):
+        row["pareto"] = on_front
+    return {"settings": settings, "rows": rows}
+
+
+def command_line(configs: Sequence[SweepConfig], settings: SweepSettings, only: Sequence[str] | None = None,
+                 dropout: Sequence[float] | None = None) -> str:  # fmt: skip
+    """The `python -m fedkit reproduce sweep ...` command that reruns this sweep, every setting spelled out."""
+    s = settings
+    parts = [f"python -m fedkit reproduce sweep --rounds {s.rounds} --clients {s.clients_per_round} --epochs "
+             f"{s.epochs} --client-lr {s.client_lr:g} --server-lr {s.server_lr:g} --seeds "
+             + " ".join(map(str, s.seeds))]  # fmt: skip
+    if dropout:
+        parts.append("--dropout " + " ".join(f"{p:g}" for p in dropout))
+    if only:
+        parts.append("--only " + " ".join(repr(c.name) if " " in c.name else c.name for c in configs))
+    return " ".join(parts)
+
+
+def write_results(rows: Sequence[dict], settings: SweepSettings, command: str, name: str = "sweep",
+                  results_dir: str | Path | None = None) -> Path:  # fmt: skip
+    """Write the sweep as the results file `<name>.json` (`fedkit/results/` unless another folder is given)."""
+    from fedkit import results
+
+    return results.write(name, results_data(rows, settings), command, results_dir)
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, run_python
 from test_runtime import terminal_signals
 
-from fedkit import cli, models, specs, sweep, training
+from fedkit import cli, experiments, models, specs, sweep, training
 
 
 def run_cli(*args, timeout=900):
@@ -149,6 +149,13 @@ def test_ctrl_c_is_one_line_and_exit_130():
 
 
 def test_reproduce_sweep_runs_three_seeds_by_default():
-    args = cli.parser().parse_args(["reproduce", "sweep"])
-    assert len(args.seeds) >= 3 and len(set(args.seeds)) == len(args.seeds)  # enough for an interval
-    assert tuple(args.seeds) == sweep.SweepSettings().seeds
+    seeds = cli.seeds_for(cli.parser().parse_args(["reproduce", "sweep"]))
+    assert len(seeds) >= 3 and len(set(seeds)) == len(seeds)  # enough for an interval
+    assert seeds == sweep.SweepSettings().seeds
+
+
+def test_every_experiment_runs_at_least_three_seeds_by_default():
+    for name in experiments.names():
+        seeds = cli.seeds_for(cli.parser().parse_args(["reproduce", name]))
+        assert len(seeds) >= 3 and len(set(seeds)) == len(seeds), name
+    assert cli.seeds_for(cli.parser().parse_args(["reproduce", "non-iid", "--seeds", "4", "5"])) == (4, 5)

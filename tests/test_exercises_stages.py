@@ -1,4 +1,4 @@
-"""fedkit.exercises.stages: notebook 09's checkers fail wrong answers and pass the worked solutions."""
+"""fedkit.exercises.stages: notebook 10's checkers fail wrong answers and pass the worked solutions."""
 
 import collections
 

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 09 (writing your own compression stage)."""
+"""Checkers for the exercises of notebook 10 (writing your own compression stage)."""
 
 from __future__ import annotations
 
