@@ -9,6 +9,11 @@ Two layers, kept apart:
 
 The model is a `tff.learning.models.FunctionalModel` (e.g. `fedkit.models.functional_model("dense")`),
 whose weights are plain tensors: no TF variables cross into the federated code.
+
+With `proximal_strength` mu > 0 it is FedProx (Li et al., 2020): each client minimizes its loss plus
+mu/2 ||w - w_server||^2, so its gradient gains mu (w - w_server), which pulls it back towards the
+broadcast model. (TFF 0.87's `build_weighted_fed_prox` adds mu (w_server - w) instead, which pushes the
+client away; `tests/test_fedavg.py` shows both.)
 """
 
 from __future__ import annotations
@@ -38,9 +43,14 @@ class ClientOutput:
 
 @tf.function
 def client_update(
-    model: tff.learning.models.FunctionalModel, weights: ModelWeights, dataset: tf.data.Dataset, learning_rate: float
+    model: tff.learning.models.FunctionalModel,
+    weights: ModelWeights,
+    dataset: tf.data.Dataset,
+    learning_rate: float,
+    proximal_strength: float = 0.0,
 ) -> ClientOutput:
-    """Local SGD from the broadcast `weights` over every batch of `dataset`; the delta and the example count."""
+    """Local SGD (FedProx's with `proximal_strength` > 0) from the broadcast `weights` over every batch of
+    `dataset`; the delta and the example count."""
     initial = tuple(weights.trainable)
     non_trainable = tuple(weights.non_trainable)
 
@@ -51,6 +61,9 @@ def client_update(
             tape.watch(trainable)
             loss = model.loss(model.predict_on_batch((trainable, non_trainable), x, training=True), y)
         gradients = tape.gradient(loss, trainable)
+        if proximal_strength:  # the gradient of mu/2 ||w - w_server||^2
+            pulls = zip(gradients, trainable, initial, strict=True)
+            gradients = [g + proximal_strength * (w - w0) for g, w, w0 in pulls]
         trainable = tuple(w - learning_rate * g for w, g in zip(trainable, gradients, strict=True))
         return trainable, examples + tf.cast(tf.shape(y)[0], tf.float32)
 
@@ -66,9 +79,15 @@ def server_update(state: ServerState, mean_delta: list, learning_rate: float) ->
 
 
 def build_process(
-    model: tff.learning.models.FunctionalModel, client_lr: float = 0.1, server_lr: float = 1.0
+    model: tff.learning.models.FunctionalModel,
+    client_lr: float = 0.1,
+    server_lr: float = 1.0,
+    proximal_strength: float = 0.0,
 ) -> tff.templates.IterativeProcess:
-    """FedAvg as a `tff.templates.IterativeProcess`: `initialize() -> state`, `next(state, datasets) -> state`."""
+    """FedAvg (FedProx with `proximal_strength` > 0) as a `tff.templates.IterativeProcess`:
+    `initialize() -> state`, `next(state, datasets) -> state`."""
+    if not proximal_strength >= 0:
+        raise ValueError(f"proximal_strength={proximal_strength}: give mu >= 0 (0 is FedAvg).")
 
     @tff.tensorflow.computation
     def server_init() -> ServerState:
@@ -80,7 +99,7 @@ def build_process(
 
     @tff.tensorflow.computation(state_type.model_weights, dataset_type)
     def client_update_fn(weights, dataset):
-        return client_update(model, weights, dataset, client_lr)
+        return client_update(model, weights, dataset, client_lr, proximal_strength)
 
     @tff.tensorflow.computation(state_type, state_type.model_weights.trainable)
     def server_update_fn(state, mean_delta):

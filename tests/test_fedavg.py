@@ -78,3 +78,37 @@ def test_pure_tf_pieces_run_outside_tff():
     np.testing.assert_allclose(new.model_weights.trainable[0], np.full((2, 2), 1.5))
     np.testing.assert_allclose(new.model_weights.trainable[1], np.full(2, 0.5))
     assert int(new.round_num) == 4
+
+
+def _distance_after_one_round(next_state, mu: float) -> float:
+    """How far one round of one client, 20 epochs from the zero model, moves the model (its norm)."""
+    x, y = _client_arrays(3, 40)
+    dataset = tf.data.Dataset.from_tensor_slices((20 * x, y)).repeat(20).batch(10)
+    weights = next_state(mu, dataset)
+    return float(np.sqrt(sum(np.sum(np.square(w)) for w in weights)))
+
+
+def _fedkit_prox(mu: float, dataset) -> list:
+    process = fedavg.build_process(models.functional_model("dense"), client_lr=0.1, proximal_strength=mu)
+    return process.next(process.initialize(), [dataset]).model_weights.trainable
+
+
+def _tff_prox(mu: float, dataset) -> list:
+    sgd = tff.learning.optimizers.build_sgdm
+    process = tff.learning.algorithms.build_weighted_fed_prox(
+        models.functional_model("dense"), proximal_strength=mu, client_optimizer_fn=sgd(0.1),
+        server_optimizer_fn=sgd(1.0))  # fmt: skip
+    return process.get_model_weights(process.next(process.initialize(), [dataset]).state).trainable
+
+
+def test_fedprox_pulls_clients_towards_the_broadcast_model():
+    free, held = _distance_after_one_round(_fedkit_prox, 0.0), _distance_after_one_round(_fedkit_prox, 1.0)
+    assert 0 < held < 0.8 * free
+
+
+def test_tff_087_fedprox_pushes_clients_away_instead():
+    # TFF 0.87's proximal_client_work adds mu * (w_server - w) to the gradient: the opposite of FedProx's pull.
+    # If this fails, TFF's FedProx has been fixed and lesson 05 may use build_weighted_fed_prox again.
+    assert _distance_after_one_round(_tff_prox, 1.0) > 1.2 * _distance_after_one_round(_tff_prox, 0.0)
+    with pytest.raises(ValueError, match="proximal_strength=-1"):
+        fedavg.build_process(models.functional_model("dense"), proximal_strength=-1)

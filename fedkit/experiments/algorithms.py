@@ -4,6 +4,9 @@
 Two settings. "even": every client does the same local work (5 epochs), as in the lesson. "uneven": each
 client draws its own number of local epochs (1 to 10) every round, the heterogeneous local work that FedProx
 was proposed for; FedAvg and FedProx at two proximal strengths see the same draws.
+
+FedProx is `fedkit.fedavg.build_process(..., proximal_strength=mu)`: TFF 0.87's `build_weighted_fed_prox`
+adds the proximal gradient with the wrong sign (it pushes clients away from the broadcast model).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import data, models, paths, runtime, training
+from fedkit import data, fedavg, models, paths, runtime, training
 
 HELP = "lesson 05: weighted/unweighted FedAvg, FedSGD and FedProx (dense model, even and uneven local work)"
 SEEDS = (0, 1, 2)
@@ -67,12 +70,7 @@ def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str,
         ),
     }
     for mu in PROX_MUS:
-        built[f"FedProx mu={mu:g}"] = (
-            "even",
-            tff.learning.algorithms.build_weighted_fed_prox(
-                model, proximal_strength=mu, client_optimizer_fn=sgd(CLIENT_LR), server_optimizer_fn=sgd(SERVER_LR)
-            ),
-        )
+        built[f"FedProx mu={mu:g}"] = ("even", fedavg.build_process(model, CLIENT_LR, SERVER_LR, proximal_strength=mu))
     for lr in FEDSGD_LRS:
         built[f"FedSGD lr={lr:g}"] = (
             "fedsgd",
@@ -82,6 +80,16 @@ def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str,
     for mu in PROX_MUS:
         built[f"uneven: FedProx mu={mu:g}"] = ("uneven", built[f"FedProx mu={mu:g}"][1])
     return built  # fmt: skip
+
+
+def _next(process, state, datasets):
+    """The next state of a TFF learning process or of `fedkit.fedavg`'s process."""
+    result = process.next(state, datasets)
+    return result if isinstance(result, fedavg.ServerState) else result.state
+
+
+def _weights(process, state) -> tff.learning.models.ModelWeights:
+    return state.model_weights if isinstance(state, fedavg.ServerState) else process.get_model_weights(state)
 
 
 def _datasets(train, step: dict, setting: str) -> list[tf.data.Dataset]:
@@ -110,9 +118,9 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict:
                 tf.keras.utils.set_random_seed(seed)
                 state = process.initialize()  # the dense model starts at zeros: the seed picks clients and order
                 for r, step in enumerate(steps, start=1):
-                    state = process.next(state, _datasets(train, step, setting)).state
+                    state = _next(process, state, _datasets(train, step, setting))
                     if r in EVAL_ROUNDS:
-                        weights = process.get_model_weights(state)
+                        weights = _weights(process, state)
                         accuracy[name][str(r)].append(training.evaluate(evaluation, weights, test_data)["accuracy"])
                 final = accuracy[name][str(EVAL_ROUNDS[-1])][-1]
                 print(
