@@ -318,9 +318,22 @@ class LocalContext(tff.framework.SyncContext):
         try:
             return self._context.invoke(comp, arg)
         except KeyboardInterrupt:
-            self.worker.stop()
-            self.worker = self._context = None
+            self.release()
             raise
+
+    def release(self) -> None:
+        """Stop the worker (and the memory its computations hold); the next computation starts a fresh one."""
+        if self.worker is not None:
+            self.worker.stop()
+        self.worker = self._context = None
+
+
+def release_worker() -> None:
+    """Stop the local worker between independent runs, freeing the computations it holds; the next computation
+    starts a fresh one. Does nothing unless TFF's current context is fedkit's `LocalContext`."""
+    context = tff.framework.get_context_stack().current
+    if isinstance(context, LocalContext):
+        context.release()
 
 
 def set_local_context() -> WorkerProcess:

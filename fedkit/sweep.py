@@ -236,7 +236,7 @@ def run_sweep(
 ) -> tuple[list[dict], dict]:
     """Run every configuration, print progress (per round with `verbose`), write results.csv/.md and
     figures into `out_dir`; `on_row(rows)`, when given, is called with the rows so far after each one."""
-    from fedkit import data, sizing, training
+    from fedkit import data, runtime, sizing, training
 
     out_dir = Path(out_dir)
     check_settings(settings, out_dir, cache_dir)
@@ -247,6 +247,8 @@ def run_sweep(
     evaluation = training.build_evaluation("cnn")  # one evaluation computation for every configuration
     rows, histories = [], {}
     for i, config in enumerate(configs, 1):
+        if i > 1:
+            runtime.release_worker()  # the last configuration's computations would stay in the worker's memory
         print(f"[{i}/{len(configs)}] {config.name}: {settings.rounds} rounds x {len(settings.seeds)} seed(s) ...",
               flush=True)  # fmt: skip
         log_dir = out_dir / "tensorboard" / config.name.replace(" ", "_").replace(",", "")
