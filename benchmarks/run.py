@@ -267,6 +267,26 @@ def lessons_data(notebooks: dict[str, NotebookRun]) -> dict:
             "series_within_budget": series <= LESSON_BUDGET["series_seconds"]}  # fmt: skip
 
 
+def merged_lessons(notebooks: dict[str, NotebookRun], command: str, partial: bool) -> dict:
+    """The lessons' results: this run's, or with `partial` (some lessons rerun) the stored file's rows with
+    these lessons' replaced; each row names the command that measured it."""
+    from fedkit import results
+
+    rows = {}
+    if partial:
+        try:
+            stored = results.read("benchmark-lessons")
+            rows = {r["notebook"]: {"measured_by": stored["command"], **r} for r in stored["data"]["lessons"]}
+        except results.ResultsError:
+            pass
+    for row in lessons_data(notebooks)["lessons"]:
+        rows[row["notebook"]] = {**row, "measured_by": command}
+    ordered = [rows[name] for name in sorted(rows)]
+    series = round(sum(r["seconds"] for r in ordered), 1)
+    return {"budget": LESSON_BUDGET, "lessons": ordered, "series_seconds": series,
+            "series_within_budget": series <= LESSON_BUDGET["series_seconds"]}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
@@ -291,8 +311,9 @@ def main() -> int:
     if rows:
         print("Wrote", results.write("benchmark-rounds", {"import_tff_seconds": round(import_s, 2), "rounds": rows},
                                      command))  # fmt: skip
-    if notebooks and not args.notebooks:  # a partial series is not the series' figure
-        print("Wrote", results.write("benchmark-lessons", lessons_data(notebooks), command))
+    if notebooks:
+        print("Wrote", results.write("benchmark-lessons", merged_lessons(notebooks, command, bool(args.notebooks)),
+                                     command))  # fmt: skip
     return 0
 
 
