@@ -66,16 +66,11 @@ def _unbiased_scale(x: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.reduce_sum(x * x), tf.reduce_sum(x * levels))
 
 
-@te.core.tf_style_encoding_stage
-class DriveEncodingStage(te.core.EncodingStageInterface):
-    """One bit per (rotated) coordinate, its sign, and the unbiased scale ||x||^2 / ||x||_1."""
+class _CodesAndScale(te.core.EncodingStageInterface):
+    """What DRIVE and EDEN share: one compressible tensor of codes and one float scale, no parameters."""
 
-    CODES_KEY = "sign_codes"
+    CODES_KEY = "codes"
     SCALE_KEY = "scale"
-
-    @property
-    def name(self):
-        return "drive"
 
     @property
     def compressible_tensors_keys(self):
@@ -91,6 +86,17 @@ class DriveEncodingStage(te.core.EncodingStageInterface):
 
     def get_params(self):
         return collections.OrderedDict(), collections.OrderedDict()
+
+
+@te.core.tf_style_encoding_stage
+class DriveEncodingStage(_CodesAndScale):
+    """One bit per (rotated) coordinate, its sign, and the unbiased scale ||x||^2 / ||x||_1."""
+
+    CODES_KEY = "sign_codes"
+
+    @property
+    def name(self):
+        return "drive"
 
     def encode(self, x, encode_params):
         del encode_params  # no parameters: the rotation's seed belongs to the Hadamard stage
@@ -103,12 +109,11 @@ class DriveEncodingStage(te.core.EncodingStageInterface):
 
 
 @te.core.tf_style_encoding_stage
-class EdenEncodingStage(te.core.EncodingStageInterface):
+class EdenEncodingStage(_CodesAndScale):
     """`bits` per (rotated) coordinate: the index of its nearest Lloyd-Max level after normalizing to
     unit variance, and the unbiased scale."""
 
     CODES_KEY = "level_codes"
-    SCALE_KEY = "scale"
 
     def __init__(self, bits: int = 2):
         if not 1 <= bits <= MAX_EDEN_BITS:
@@ -118,21 +123,6 @@ class EdenEncodingStage(te.core.EncodingStageInterface):
     @property
     def name(self):
         return "eden"
-
-    @property
-    def compressible_tensors_keys(self):
-        return [self.CODES_KEY]
-
-    @property
-    def commutes_with_sum(self):
-        return False
-
-    @property
-    def decode_needs_input_shape(self):
-        return False
-
-    def get_params(self):
-        return collections.OrderedDict(), collections.OrderedDict()
 
     def _levels(self, dtype: tf.DType) -> tf.Tensor:
         return tf.constant(lloyd_max_gaussian(self._bits), dtype=dtype)
