@@ -38,7 +38,7 @@ class SweepConfig:
 
 def default_grid() -> list[SweepConfig]:
     """The full grid: identity; uniform 8/4/2 bits down, up and both; 1 bit up; hadamard; kashin;
-    everything quantized (threshold 0); TFF's `compression_aggregator`."""
+    everything quantized (threshold 0); TFF's `compression_aggregator`; EDEN at 2 bits and DRIVE's 1 bit up."""
     grid = [SweepConfig("identity")]
     for bits in (8, 4, 2):
         spec = f"uniform:{bits}"
@@ -53,6 +53,8 @@ def default_grid() -> list[SweepConfig]:
         SweepConfig("kashin:8 both", broadcast="kashin:8", aggregate="kashin:8"),
         SweepConfig("uniform:8 both, threshold 0", broadcast="uniform:8", aggregate="uniform:8", threshold=0),
         SweepConfig("tff compression_aggregator up", aggregate="tff-compression"),
+        SweepConfig("eden:2 both", broadcast="eden:2", aggregate="eden:2"),
+        SweepConfig("uniform:2 down, drive up", broadcast="uniform:2", aggregate="drive"),
     ]
     return grid
 
