@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
 
     train, _ = data.load_emnist(cache_dir=paths.data_dir(), verbose=False)
     rng = np.random.default_rng(args.seed)
-    rounds = [[list(ds) for ds in training.round_data(train, args.clients, rng, epochs=args.epochs)[1]]
-              for _ in range(args.rounds)]  # fmt: skip
+    rounds = [
+        [list(ds) for ds in training.round_data(train, args.clients, rng, epochs=args.epochs)[1]]
+        for _ in range(args.rounds)
+    ]
     loop = PlainLoop(lr=0.1)
     loop.train_steps(rounds[0][:1])  # traces the step: a warm-up, not measured
     start = time.perf_counter()
@@ -41,9 +43,11 @@ def main(argv: list[str] | None = None) -> None:
         loop.train_steps(batches)
     seconds = time.perf_counter() - start
     count = sum(len(client) for batches in rounds for client in batches)
-    print(f"{args.rounds} rounds x {args.clients} clients x {args.epochs} epoch(s), seed {args.seed}: "
-          f"{count:,} batches, {seconds:.1f} s of train steps ({1000 * seconds / count:.1f} ms per batch)"
-          + (f"; {args.runs} runs: {args.runs * seconds:.1f} s" if args.runs > 1 else ""))  # fmt: skip
+    print(
+        f"{args.rounds} rounds x {args.clients} clients x {args.epochs} epoch(s), seed {args.seed}: "
+        f"{count:,} batches, {seconds:.1f} s of train steps ({1000 * seconds / count:.1f} ms per batch)"
+        + (f"; {args.runs} runs: {args.runs * seconds:.1f} s" if args.runs > 1 else "")
+    )
 
 
 if __name__ == "__main__":

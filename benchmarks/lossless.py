@@ -23,8 +23,9 @@ def run(spec: str, args: argparse.Namespace, train, test) -> tuple[list[dict], d
 
     start = time.perf_counter()
     process = training.build_fedavg("cnn", client_lr=0.1, server_lr=1.0, broadcast=spec, aggregate=spec)
-    state, history = training.run_rounds(process, train, args.rounds, args.clients, seed=args.seed,
-                                         epochs=args.epochs, verbose=False)  # fmt: skip
+    state, history = training.run_rounds(
+        process, train, args.rounds, args.clients, seed=args.seed, epochs=args.epochs, verbose=False
+    )
     from fedkit import data
 
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]  # as the sweep
@@ -61,8 +62,10 @@ def main() -> None:
         f"{eg} down, measured": per_round(coded, "measured_cumulative_broadcast_bits"),
         f"{eg} up, measured": per_round(coded, "measured_cumulative_aggregate_bits"),
     }
-    print(f"{datetime.date.today()}: FedAvg cnn, FEMNIST sample, {args.rounds} rounds of {args.clients} clients, "
-          f"{args.epochs} epochs, client SGD 0.1, server SGD 1.0, seed {args.seed}; bits per round")  # fmt: skip
+    print(
+        f"{datetime.date.today()}: FedAvg cnn, FEMNIST sample, {args.rounds} rounds of {args.clients} clients, "
+        f"{args.epochs} epochs, client SGD 0.1, server SGD 1.0, seed {args.seed}; bits per round"
+    )
     print()
     print("| round | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
@@ -70,8 +73,10 @@ def main() -> None:
         print(f"| {row['round']} | " + " | ".join(format_size(c[i]) for c in columns.values()) + " |")
     for name, values in columns.items():
         print(f"total {name}: {format_size(sum(values))} ({sum(values)} bits)")
-    print(f"uniform:{args.bits}: test accuracy {plain_metrics['accuracy']:.3f}, {plain_time:.0f} s; "
-          f"uniform-eg:{args.bits}: test accuracy {coded_metrics['accuracy']:.3f}, {coded_time:.0f} s")  # fmt: skip
+    print(
+        f"uniform:{args.bits}: test accuracy {plain_metrics['accuracy']:.3f}, {plain_time:.0f} s; "
+        f"uniform-eg:{args.bits}: test accuracy {coded_metrics['accuracy']:.3f}, {coded_time:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ class PlainLoop:
         def step(x, y):
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, self.model(x, training=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, self.model.trainable_variables),
-                                          self.model.trainable_variables, strict=True))  # fmt: skip
+            optimizer.apply_gradients(
+                zip(tape.gradient(loss, self.model.trainable_variables), self.model.trainable_variables, strict=True)
+            )
 
         self.step = step
 
@@ -111,11 +112,14 @@ def bench_rounds(clients_list: list[int], rounds: int, lr: float) -> list[dict]:
                         plain.append(t_plain)
                         floor.append(t_floor)
             row = {
-                "configuration": name, "clients": clients, "kit_s_per_round": float(np.median(kit)),
-                "build_s": build_s, "sizing_s_once": cost_s,
+                "configuration": name,
+                "clients": clients,
+                "kit_s_per_round": float(np.median(kit)),
+                "build_s": build_s,
+                "sizing_s_once": cost_s,
                 # The one-time count amortized over a 10-round run, plus the per-round bookkeeping.
                 "tracker_overhead_pct": 100 * (cost_s / 10 + t_track) / float(np.median(kit)),
-            }  # fmt: skip
+            }
             if name == "original":
                 row["plain_s_per_round"] = float(np.median(plain))
                 row["floor_s_per_round"] = float(np.median(floor))
@@ -156,8 +160,11 @@ def _memory_bytes(pid: int) -> tuple[int, int]:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0, 0
-    kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
-           if line.startswith(("VmRSS:", "RssAnon:", "RssShmem:"))}  # fmt: skip
+    kib = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in status.splitlines()
+        if line.startswith(("VmRSS:", "RssAnon:", "RssShmem:"))
+    }
     return kib.get("VmRSS", 0) * 1024, (kib.get("RssAnon", 0) + kib.get("RssShmem", 0)) * 1024
 
 
@@ -190,10 +197,23 @@ def notebook_runs(prefixes: list[str] | None = None, store: bool = False) -> dic
             continue
         start, peak, peak_anonymous = time.perf_counter(), {}, 0
         with tempfile.TemporaryFile() as log:
-            proc = subprocess.Popen([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                                     "--inplace" if store else "--stdout",
-                                     "--ExecutePreprocessor.kernel_name=fedkit", str(nb)],
-                                    cwd=nb.parent, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter",
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--inplace" if store else "--stdout",
+                    "--ExecutePreprocessor.kernel_name=fedkit",
+                    str(nb),
+                ],
+                cwd=nb.parent,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
             while proc.poll() is None:
                 resident, anonymous = collections.Counter(), 0
                 for pid, name in descendants(proc.pid).items():
@@ -207,8 +227,10 @@ def notebook_runs(prefixes: list[str] | None = None, store: bool = False) -> dic
                 log.seek(0)
                 raise RuntimeError(f"{nb.name} failed:\n{log.read().decode()[-2000:]}")
         runs[nb.name] = (time.perf_counter() - start, peak, peak_anonymous)
-        print(f"{nb.name}: {runs[nb.name][0]:.0f} s, peak {_memory(peak)}, anonymous {peak_anonymous / 1e9:.2f} GB",
-              flush=True)  # fmt: skip
+        print(
+            f"{nb.name}: {runs[nb.name][0]:.0f} s, peak {_memory(peak)}, anonymous {peak_anonymous / 1e9:.2f} GB",
+            flush=True,
+        )
     return runs
 
 
@@ -218,32 +240,47 @@ def _memory(peak: dict[str, int]) -> str:
 
 
 def markdown(rows: list[dict], import_s: float, notebooks: dict[str, NotebookRun]) -> str:
-    lines = [] if not rows else [
-        "CPU only, "
-        "FEMNIST sample (client data in memory), 1 local epoch, batch 20; median of the measured rounds after "
-        "one warm-up round. Plain TF loop: one CNN built once, a `tf.function` train step, one pass over each "
-        "client's data, weights averaged by examples. Floor: the same train steps alone over batches already "
-        "in memory. Targets: fedkit at most 1.0x the loop and 1.3x the floor.",
-        "",
-        "| configuration | clients/round | fedkit s/round | plain TF loop s/round | fedkit / loop "
-        "| floor s/round | fedkit / floor | tracker overhead (10-round run) | build s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = (
+        []
+        if not rows
+        else [
+            "CPU only, "
+            "FEMNIST sample (client data in memory), 1 local epoch, batch 20; median of the measured rounds after "
+            "one warm-up round. Plain TF loop: one CNN built once, a `tf.function` train step, one pass over each "
+            "client's data, weights averaged by examples. Floor: the same train steps alone over batches already "
+            "in memory. Targets: fedkit at most 1.0x the loop and 1.3x the floor.",
+            "",
+            "| configuration | clients/round | fedkit s/round | plain TF loop s/round | fedkit / loop "
+            "| floor s/round | fedkit / floor | tracker overhead (10-round run) | build s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    )
     for r in rows:
         kit, plain, floor = r["kit_s_per_round"], r.get("plain_s_per_round"), r.get("floor_s_per_round")
         cells = [f"{plain:.2f}", f"{kit / plain:.2f}x", f"{floor:.2f}", f"{kit / floor:.2f}x"] if plain else ["-"] * 4
-        lines.append(f"| {r['configuration']} | {r['clients']} | {kit:.2f} | {' | '.join(cells)} | "
-                     f"{r['tracker_overhead_pct']:.3f}% | {r['build_s']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {r['configuration']} | {r['clients']} | {kit:.2f} | {' | '.join(cells)} | "
+            f"{r['tracker_overhead_pct']:.3f}% | {r['build_s']:.1f} |"
+        )
     lines += ["", f"`import tensorflow_federated`: {import_s:.1f} s."]
     if notebooks:
-        lines += ["", "| notebook | wall time | peak resident memory, kernel + worker_binary (by process) "
-                  "| peak anonymous memory |", "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {name} | {s:.0f} s | {_memory(peak)} | {anonymous / 1e9:.2f} GB |"
-                  for name, (s, peak, anonymous) in notebooks.items()]  # fmt: skip
+        lines += [
+            "",
+            "| notebook | wall time | peak resident memory, kernel + worker_binary (by process) "
+            "| peak anonymous memory |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {s:.0f} s | {_memory(peak)} | {anonymous / 1e9:.2f} GB |"
+            for name, (s, peak, anonymous) in notebooks.items()
+        ]
         total = sum(s for s, _, _ in notebooks.values())
-        lines += ["", f"Series: {total:.0f} s. Anonymous memory is what each more learner adds: the other resident "
-                  "pages are files' (libraries, the worker binary), held once for all learners. "
-                  "Target: at most 1.5 GB per learner."]
+        lines += [
+            "",
+            f"Series: {total:.0f} s. Anonymous memory is what each more learner adds: the other resident "
+            "pages are files' (libraries, the worker binary), held once for all learners. "
+            "Target: at most 1.5 GB per learner.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -258,13 +295,23 @@ def within_lesson_budget(seconds: float, anonymous_bytes: int) -> bool:
 
 def lessons_data(notebooks: dict[str, NotebookRun]) -> dict:
     """The lessons' figures as a results file holds them, with the budget and whether each is within it."""
-    rows = [{"notebook": name, "seconds": round(s, 1), "anonymous_gb": round(anon / 1e9, 3),
-             "resident_gb_by_process": {k: round(v / 1e9, 3) for k, v in peak.items()},
-             "within_budget": within_lesson_budget(s, anon)}
-            for name, (s, peak, anon) in notebooks.items()]  # fmt: skip
+    rows = [
+        {
+            "notebook": name,
+            "seconds": round(s, 1),
+            "anonymous_gb": round(anon / 1e9, 3),
+            "resident_gb_by_process": {k: round(v / 1e9, 3) for k, v in peak.items()},
+            "within_budget": within_lesson_budget(s, anon),
+        }
+        for name, (s, peak, anon) in notebooks.items()
+    ]
     series = sum(r["seconds"] for r in rows)
-    return {"budget": LESSON_BUDGET, "lessons": rows, "series_seconds": round(series, 1),
-            "series_within_budget": series <= LESSON_BUDGET["series_seconds"]}  # fmt: skip
+    return {
+        "budget": LESSON_BUDGET,
+        "lessons": rows,
+        "series_seconds": round(series, 1),
+        "series_within_budget": series <= LESSON_BUDGET["series_seconds"],
+    }
 
 
 def merged_lessons(notebooks: dict[str, NotebookRun], command: str, partial: bool) -> dict:
@@ -283,8 +330,12 @@ def merged_lessons(notebooks: dict[str, NotebookRun], command: str, partial: boo
         rows[row["notebook"]] = {**row, "measured_by": command}
     ordered = [rows[name] for name in sorted(rows)]
     series = round(sum(r["seconds"] for r in ordered), 1)
-    return {"budget": LESSON_BUDGET, "lessons": ordered, "series_seconds": series,
-            "series_within_budget": series <= LESSON_BUDGET["series_seconds"]}  # fmt: skip
+    return {
+        "budget": LESSON_BUDGET,
+        "lessons": ordered,
+        "series_seconds": series,
+        "series_within_budget": series <= LESSON_BUDGET["series_seconds"],
+    }
 
 
 def main() -> int:
@@ -309,11 +360,15 @@ def main() -> int:
     notebooks = {} if args.skip_notebooks else notebook_runs(args.notebooks, args.store)
     print(markdown(rows, import_s, notebooks))
     if rows:
-        print("Wrote", results.write("benchmark-rounds", {"import_tff_seconds": round(import_s, 2), "rounds": rows},
-                                     command))  # fmt: skip
+        print(
+            "Wrote",
+            results.write("benchmark-rounds", {"import_tff_seconds": round(import_s, 2), "rounds": rows}, command),
+        )
     if notebooks:
-        print("Wrote", results.write("benchmark-lessons", merged_lessons(notebooks, command, bool(args.notebooks)),
-                                     command))  # fmt: skip
+        print(
+            "Wrote",
+            results.write("benchmark-lessons", merged_lessons(notebooks, command, bool(args.notebooks)), command),
+        )
     return 0
 
 

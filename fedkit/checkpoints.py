@@ -89,8 +89,12 @@ class Checkpointer:
     def save(self, state, rounds_done: int, rng: np.random.Generator, history_rows: list[dict]) -> None:
         """Save the program state after `rounds_done` rounds."""
         # A flat list: TF 2.14's SavedModel cannot track the dicts inside a learning state.
-        header = [fingerprint(self.process), np.int64(rounds_done), json.dumps(rng.bit_generator.state),
-                  json.dumps(history_rows)]  # fmt: skip
+        header = [
+            fingerprint(self.process),
+            np.int64(rounds_done),
+            json.dumps(rng.bit_generator.state),
+            json.dumps(history_rows),
+        ]
         try:
             _run(self.manager.save(header + tf.nest.flatten(state), rounds_done))
         except Exception as e:
@@ -116,8 +120,9 @@ class Checkpointer:
             return None
         latest = versions[-1]
         if rounds is not None and latest > rounds:
-            raise self._error(f"holds {latest} rounds, more than the rounds={rounds} asked for",
-                              fix=f"ask for rounds >= {latest}")  # fmt: skip
+            raise self._error(
+                f"holds {latest} rounds, more than the rounds={rounds} asked for", fix=f"ask for rounds >= {latest}"
+            )
         self._check_meta(latest)
         template = self.process.initialize()
         flat_template = tf.nest.flatten(template)
@@ -143,9 +148,11 @@ class Checkpointer:
         saved = self._meta().get(str(version))
         if not saved:
             return  # written before fedkit kept a configuration: the fingerprint check below still runs
-        differs = [f"{k}={saved['config'].get(k)!r} there, {self.config.get(k)!r} here"
-                   for k in sorted(set(saved["config"]) | set(self.config))
-                   if k in saved["config"] and k in self.config and saved["config"][k] != self.config[k]]  # fmt: skip
+        differs = [
+            f"{k}={saved['config'].get(k)!r} there, {self.config.get(k)!r} here"
+            for k in sorted(set(saved["config"]) | set(self.config))
+            if k in saved["config"] and k in self.config and saved["config"][k] != self.config[k]
+        ]
         if differs:
             raise self._error(f"it was written by another configuration ({'; '.join(differs)})")
         if saved["fingerprint"] != fingerprint(self.process):

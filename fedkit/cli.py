@@ -68,29 +68,53 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
     cost.add_argument("--model", choices=specs.MODELS, default="cnn")
-    cost.add_argument("--broadcast", type=_encoder_arg, default="identity", metavar="ENCODER",
-                      help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B, "
-                           "uniform-eg:B (lossless), drive, eden:B")  # fmt: skip
-    cost.add_argument("--aggregate", type=_aggregate_arg, default="identity", metavar="ENCODER",
-                      help="client->server encoder, as --broadcast, or tff-compression")  # fmt: skip
-    cost.add_argument("--threshold", type=_whole_number(0, MAX_THRESHOLD), default=specs.DEFAULT_THRESHOLD,
-                      help="encode only variables with more elements than this (default 10000)")  # fmt: skip
-    cost.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10,
-                      help="clients per round (default 10)")  # fmt: skip
-    cost.add_argument("--dropout", metavar="P",
-                      help="Federated Dropout: send and train a sub-model keeping a fraction P in (0, 1]")  # fmt: skip
+    cost.add_argument(
+        "--broadcast",
+        type=_encoder_arg,
+        default="identity",
+        metavar="ENCODER",
+        help="server->client encoder: identity, uniform:B, hadamard:B, kashin:B, "
+        "uniform-eg:B (lossless), drive, eden:B",
+    )
+    cost.add_argument(
+        "--aggregate",
+        type=_aggregate_arg,
+        default="identity",
+        metavar="ENCODER",
+        help="client->server encoder, as --broadcast, or tff-compression",
+    )
+    cost.add_argument(
+        "--threshold",
+        type=_whole_number(0, MAX_THRESHOLD),
+        default=specs.DEFAULT_THRESHOLD,
+        help="encode only variables with more elements than this (default 10000)",
+    )
+    cost.add_argument(
+        "--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round (default 10)"
+    )
+    cost.add_argument(
+        "--dropout", metavar="P", help="Federated Dropout: send and train a sub-model keeping a fraction P in (0, 1]"
+    )
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
-    rep.add_argument("what", choices=["sweep", "dme", *experiments.names()],
-                     help="dme prints its tables and takes only --trials; the others are the lessons' long runs, "
-                          "written to fedkit/results/NAME.json (--seeds, --out)")  # fmt: skip
+    rep.add_argument(
+        "what",
+        choices=["sweep", "dme", *experiments.names()],
+        help="dme prints its tables and takes only --trials; the others are the lessons' long runs, "
+        "written to fedkit/results/NAME.json (--seeds, --out)",
+    )
     rep.add_argument("--trials", type=_whole_number(2, 10_000), default=20, help="dme: Monte Carlo trials")
     rep.add_argument("--rounds", type=_whole_number(1, MAX_ROUNDS), default=20)
     rep.add_argument("--clients", type=_whole_number(1, MAX_CLIENTS), default=10, help="clients per round")
     rep.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=2, help="local epochs per round")
-    rep.add_argument("--seeds", type=_whole_number(0, MAX_SEED), nargs="+", default=None,
-                     help="seeds per configuration (default 0 1 2: a 95%% interval needs at least 2)")
+    rep.add_argument(
+        "--seeds",
+        type=_whole_number(0, MAX_SEED),
+        nargs="+",
+        default=None,
+        help="seeds per configuration (default 0 1 2: a 95%% interval needs at least 2)",
+    )
     rep.add_argument("--client-lr", type=_positive_float, default=0.1)
     rep.add_argument("--server-lr", type=_positive_float, default=1.0)
     rep.add_argument("--source", choices=["auto", "sample", "tff"], default="auto", help="EMNIST source")
@@ -98,9 +122,14 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=None, help="output folder (default: outputs/sweep)")
     rep.add_argument("--only", nargs="+", metavar="NAME", help="run only these configurations (see --list)")
     rep.add_argument("--list", action="store_true", help="list the configurations and exit")
-    rep.add_argument("--dropout", metavar="P", nargs="+", default=None,
-                     help="sweep Federated Dropout at these keep fractions instead (each without encoders, "
-                          "with uniform:4 down and uniform:2 up, and with kashin:4 down and uniform:2 up)")  # fmt: skip
+    rep.add_argument(
+        "--dropout",
+        metavar="P",
+        nargs="+",
+        default=None,
+        help="sweep Federated Dropout at these keep fractions instead (each without encoders, "
+        "with uniform:4 down and uniform:2 up, and with kashin:4 down and uniform:2 up)",
+    )
     return p
 
 
@@ -112,36 +141,49 @@ def cost_report(
     from fedkit import runtime, sizing, training
 
     if dropout is not None and model != "cnn":
-        raise UsageError(f"--dropout with --model {model}: Federated Dropout is built for the digits CNN; "
-                         "use --model cnn.")  # fmt: skip
+        raise UsageError(
+            f"--dropout with --model {model}: Federated Dropout is built for the digits CNN; use --model cnn."
+        )
     with runtime.reraise_swallowed_interrupt():
         if dropout is None:
             process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
         else:
             from fedkit import dropout as federated_dropout
 
-            process = federated_dropout.build_process(dropout, broadcast=broadcast, aggregate=aggregate,
-                                                      threshold=threshold)  # fmt: skip
+            process = federated_dropout.build_process(
+                dropout, broadcast=broadcast, aggregate=aggregate, threshold=threshold
+            )
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
     report = {
-        "model": model, "broadcast": broadcast, "aggregate": aggregate,
-        "threshold": threshold, "clients": clients,
-        "broadcast_bits_per_client": cost.broadcast_bits, "aggregate_bits_per_client": cost.aggregate_bits,
-        "broadcast_bits_per_round": down, "aggregate_bits_per_round": up,
+        "model": model,
+        "broadcast": broadcast,
+        "aggregate": aggregate,
+        "threshold": threshold,
+        "clients": clients,
+        "broadcast_bits_per_client": cost.broadcast_bits,
+        "aggregate_bits_per_client": cost.aggregate_bits,
+        "broadcast_bits_per_round": down,
+        "aggregate_bits_per_round": up,
         "not_static": list(cost.not_static),
         "static_upper_bound": _lossless_directions(broadcast, aggregate),
-    }  # fmt: skip
+    }
     if dropout is not None:
-        report |= {"dropout": dropout, "client_multiply_adds_per_example": federated_dropout.client_flops(dropout, 1),
-                   "full_model_multiply_adds_per_example": federated_dropout.client_flops(1.0, 1)}  # fmt: skip
+        report |= {
+            "dropout": dropout,
+            "client_multiply_adds_per_example": federated_dropout.client_flops(dropout, 1),
+            "full_model_multiply_adds_per_example": federated_dropout.client_flops(1.0, 1),
+        }
     return report
 
 
 def _lossless_directions(broadcast: str, aggregate: str) -> list[str]:
     """Directions whose encoder codes losslessly: their static bits are an upper bound, measured in a run."""
-    return [direction for direction, spec in (("broadcast", broadcast), ("aggregate", aggregate))
-            if spec not in specs.TFF_AGGREGATORS and specs.parse_encoder(spec).name in specs.LOSSLESS]  # fmt: skip
+    return [
+        direction
+        for direction, spec in (("broadcast", broadcast), ("aggregate", aggregate))
+        if spec not in specs.TFF_AGGREGATORS and specs.parse_encoder(spec).name in specs.LOSSLESS
+    ]
 
 
 def _table(report: dict) -> str:
@@ -161,12 +203,16 @@ def _table(report: dict) -> str:
     if "dropout" in report:
         lines[0] += f", dropout keeps {report['dropout']:g}"
         sub, full = report["client_multiply_adds_per_example"], report["full_model_multiply_adds_per_example"]
-        lines.append(f"client training: {sub:,} multiply-adds per example ({full / sub:.2f}x less than the full "
-                     f"model's {full:,}; 3 x forward)")  # fmt: skip
+        lines.append(
+            f"client training: {sub:,} multiply-adds per example ({full / sub:.2f}x less than the full "
+            f"model's {full:,}; 3 x forward)"
+        )
     lines += [f"not static (not counted): {n}" for n in report["not_static"]]
     for direction in report.get("static_upper_bound", []):
-        lines.append(f"{direction}: a static upper bound (lossless codes in worst-case buffers); the bits really "
-                     "sent are measured in a run (run_rounds records measured_cumulative_*_bits)")  # fmt: skip
+        lines.append(
+            f"{direction}: a static upper bound (lossless codes in worst-case buffers); the bits really "
+            "sent are measured in a run (run_rounds records measured_cumulative_*_bits)"
+        )
     return "\n".join(lines)
 
 
@@ -230,8 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_now_on_signals()
     try:
         if args.command == "cost":
-            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients,
-                                 args.dropout)  # fmt: skip
+            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients, args.dropout)
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
         if args.what == "dme":
@@ -303,12 +348,17 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
     except ValueError as e:
         parser().error(str(e))
     if args.list:
-        print("\n".join(f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
-                        + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
-                        for c in configs))  # fmt: skip
+        print(
+            "\n".join(
+                f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
+                + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
+                for c in configs
+            )
+        )
         return 0
-    settings = sweep.SweepSettings(args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr,
-                                   seeds_for(args))  # fmt: skip
+    settings = sweep.SweepSettings(
+        args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr, seeds_for(args)
+    )
     # The machine-readable record goes with the package (lessons read it) unless --out names another folder;
     # it is rewritten after each configuration, so a long sweep that stops early leaves the rows it finished,
     # with the command that reruns just those.

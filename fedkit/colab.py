@@ -67,14 +67,14 @@ def wrong_python_message(version: str = "{version}") -> str:
     """The one line a Colab runtime on another Python gets."""
     return (
         f"fedkit needs Python 3.11 and this Colab runtime has Python {version}: choose Runtime > Change runtime "
-        f'type > Runtime version {COLAB_RUNTIME} (Python 3.11) and run this cell again, or connect Colab to '
+        f"type > Runtime version {COLAB_RUNTIME} (Python 3.11) and run this cell again, or connect Colab to "
         "a local runtime started with `make colab`."
     )
 
 
 RESTART_MESSAGE = "fedkit installed: restart the session once (Runtime > Restart session), then run all cells again."
 
-_CELL = '''\
+_CELL = """\
 {marker}
 import sys
 
@@ -103,7 +103,7 @@ if "google.colab" in sys.modules:
             subprocess.run([sys.executable, "-m", "pip", *_args], check=True)
         raise SystemExit({restart})
     print("fedkit", _installed("fedkit"), "with TFF", _installed("tensorflow-federated"), "is ready.")
-'''
+"""
 
 
 def setup_cell_source() -> str:

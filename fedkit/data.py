@@ -145,26 +145,34 @@ def write_sample_sqlite(sample: str | os.PathLike | None, target: str | os.PathL
         for split in ("train", "test"):
             if not len(rows[split]):
                 what = "digits" if family == "digits_only" else "examples"
-                raise DataError(f"{source} has no {what} in its {split!r} split (writers with under 2 are left out): "
-                                "a sample needs train and test digits.")  # fmt: skip
+                raise DataError(
+                    f"{source} has no {what} in its {split!r} split (writers with under 2 are left out): "
+                    "a sample needs train and test digits."
+                )
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
     os.close(fd)
     os.chmod(tmp, 0o644)
     try:
         with contextlib.closing(sqlite3.connect(tmp)) as con, con:
-            con.execute("CREATE TABLE examples (split_name TEXT NOT NULL, client_id TEXT NOT NULL, "
-                        "serialized_example_proto BLOB NOT NULL)")  # fmt: skip
-            con.execute("CREATE TABLE client_metadata (client_id TEXT NOT NULL, split_name TEXT NOT NULL, "
-                        "num_examples INTEGER NOT NULL)")  # fmt: skip
+            con.execute(
+                "CREATE TABLE examples (split_name TEXT NOT NULL, client_id TEXT NOT NULL, "
+                "serialized_example_proto BLOB NOT NULL)"
+            )
+            con.execute(
+                "CREATE TABLE client_metadata (client_id TEXT NOT NULL, split_name TEXT NOT NULL, "
+                "num_examples INTEGER NOT NULL)"
+            )
             con.execute("CREATE TABLE fedkit_provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             for family, family_splits in splits.items():
                 for split, rows in family_splits.items():
                     name = f"{family}_{split}"
                     con.executemany(
                         "INSERT INTO examples VALUES (?, ?, ?)",
-                        ((name, str(arrays["client_id"][i]), _serialize(pixels[i], int(arrays["label"][i])))
-                         for i in rows),
-                    )  # fmt: skip
+                        (
+                            (name, str(arrays["client_id"][i]), _serialize(pixels[i], int(arrays["label"][i])))
+                            for i in rows
+                        ),
+                    )
                     ids, counts = np.unique(arrays["client_id"][rows], return_counts=True)
                     con.executemany(
                         "INSERT INTO client_metadata VALUES (?, ?, ?)",
@@ -342,8 +350,10 @@ def load_emnist(
         family = "digits_only" if only_digits else "all"
         name = "FEMNIST sample (LEAF, real handwriting)" if source == "sample" else "TFF federated EMNIST"
         (a, b), (c, d) = _describe(cached, f"{family}_train"), _describe(cached, f"{family}_test")
-        print(f"Loaded {name}, {'digits' if only_digits else '62 classes'}: "
-              f"train {a} clients / {b:,} examples, test {c} clients / {d:,} examples.")  # fmt: skip
+        print(
+            f"Loaded {name}, {'digits' if only_digits else '62 classes'}: "
+            f"train {a} clients / {b:,} examples, test {c} clients / {d:,} examples."
+        )
     return train, test
 
 
@@ -385,9 +395,7 @@ def preprocess(
         pixels = 1.0 - batch["pixels"] if invert else batch["pixels"]
         return tf.reshape(pixels, shape), tf.reshape(batch["label"], [-1, 1])
 
-    return (
-        dataset.repeat(epochs).shuffle(shuffle_buffer, seed=seed).batch(batch_size).map(to_xy).prefetch(1)
-    )
+    return dataset.repeat(epochs).shuffle(shuffle_buffer, seed=seed).batch(batch_size).map(to_xy).prefetch(1)
 
 
 def preprocess_test(dataset: tf.data.Dataset, flat: bool = False, invert: bool = True) -> tf.data.Dataset:

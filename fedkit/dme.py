@@ -265,9 +265,17 @@ class Row:
 def measure(method: str, bits: int, x: np.ndarray, trials: int = 20, seed: int = 0) -> Row:
     """Measure one protocol on the clients' rows of `x`, beside its bits, its exact error and the paper's bound."""
     n, d = np.shape(x)
-    return Row(method, bits, d, n, encoded_bits(method, bits, d) / d, paper_bits(d, levels(bits)) / d,
-               mse_of_mean(method, bits, x, trials, seed), None if method == "rotated" else exact_mse(x, bits),
-               bound(method, bits, x))  # fmt: skip
+    return Row(
+        method,
+        bits,
+        d,
+        n,
+        encoded_bits(method, bits, d) / d,
+        paper_bits(d, levels(bits)) / d,
+        mse_of_mean(method, bits, x, trials, seed),
+        None if method == "rotated" else exact_mse(x, bits),
+        bound(method, bits, x),
+    )
 
 
 PROTOCOLS = (("binary", 1), ("k-level", 2), ("k-level", 4), ("rotated", 1), ("rotated", 2), ("rotated", 4))
@@ -289,13 +297,17 @@ def _sci(value: float) -> str:
 
 def format_rows(rows: list[Row]) -> str:
     """A markdown table of `sweep`'s rows; z is (measured - exact) in standard errors of the measurement."""
-    lines = ["| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured E | exact (lemma) | z | bound |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| d | n | protocol | k | bits/dim sent | bits/dim (paper) | measured E | exact (lemma) | z | bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         exact, z = ("-", "-") if r.exact is None else (f"{r.exact:.4g}", f"{(r.mse.mse - r.exact) / r.mse.stderr:+.1f}")
-        lines.append(f"| {r.d} | {r.n} | {r.method} ({PAPER_NAMES[r.method]}) | {levels(r.bits)} | "
-                     f"{r.bits_per_dim:.3f} | {r.paper_bits_per_dim:.3f} | {r.mse.mse:.4g} ± {r.mse.stderr:.2g} | "
-                     f"{exact} | {z} | {_sci(r.bound)} |")  # fmt: skip
+        lines.append(
+            f"| {r.d} | {r.n} | {r.method} ({PAPER_NAMES[r.method]}) | {levels(r.bits)} | "
+            f"{r.bits_per_dim:.3f} | {r.paper_bits_per_dim:.3f} | {r.mse.mse:.4g} ± {r.mse.stderr:.2g} | "
+            f"{exact} | {z} | {_sci(r.bound)} |"
+        )
     return "\n".join(lines)
 
 
@@ -305,18 +317,31 @@ def worst_case_rows(ds: tuple[int, ...] = (16, 64, 256, 1024), n: int = 10, tria
     for d in ds:
         x = np.tile(worst_case(d), (n, 1))
         binary, rotated = mse_of_mean("binary", 1, x, trials), mse_of_mean("rotated", 1, x, trials)
-        rows.append({"d": d, "binary": binary, "binary exact": worst_case_mse("binary", 1, d, n),
-                     "rotated": rotated, "rotated exact": worst_case_mse("rotated", 1, d, n),
-                     "measured ratio": binary.mse / rotated.mse, "exact ratio": (d - 2) / 2})  # fmt: skip
+        rows.append(
+            {
+                "d": d,
+                "binary": binary,
+                "binary exact": worst_case_mse("binary", 1, d, n),
+                "rotated": rotated,
+                "rotated exact": worst_case_mse("rotated", 1, d, n),
+                "measured ratio": binary.mse / rotated.mse,
+                "exact ratio": (d - 2) / 2,
+            }
+        )
     return rows
 
 
 def format_worst_case(rows: list[dict]) -> str:
     """A markdown table of `worst_case_rows`."""
-    lines = ["| d | binary: measured | binary: exact | rotated: measured | rotated: exact | ratio measured | "
-             "ratio (d-2)/2 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| d | binary: measured | binary: exact | rotated: measured | rotated: exact | ratio measured | "
+        "ratio (d-2)/2 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['d']} | {r['binary'].mse:.4g} ± {r['binary'].stderr:.2g} | {r['binary exact']:.4g}"
-                     f" | {r['rotated'].mse:.4g} ± {r['rotated'].stderr:.2g} | {r['rotated exact']:.4g} | "
-                     f"{r['measured ratio']:.1f} | {r['exact ratio']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['d']} | {r['binary'].mse:.4g} ± {r['binary'].stderr:.2g} | {r['binary exact']:.4g}"
+            f" | {r['rotated'].mse:.4g} ± {r['rotated'].stderr:.2g} | {r['rotated exact']:.4g} | "
+            f"{r['measured ratio']:.1f} | {r['exact ratio']:.0f} |"
+        )
     return "\n".join(lines)

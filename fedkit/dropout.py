@@ -200,8 +200,10 @@ def build_process(
     keep = parse_keep_fraction(keep)
     for flag, spec in (("broadcast", broadcast), ("aggregate", aggregate)):
         if spec and spec not in TFF_AGGREGATORS and parse_encoder(spec).name in LOSSLESS:
-            raise ValueError(f"{flag}={spec}: Federated Dropout does not report the measured bits of lossless "
-                             "encoders; use uniform:B with it.")  # fmt: skip
+            raise ValueError(
+                f"{flag}={spec}: Federated Dropout does not report the measured bits of lossless "
+                "encoders; use uniform:B with it."
+            )
     for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
@@ -246,16 +248,25 @@ def build_process(
     @tff.tensorflow.computation
     def finish_metrics(sums):
         loss_sum, correct, examples = sums
-        return {"client_work": {"train": {
-            "loss": tf.math.divide_no_nan(loss_sum, examples), "accuracy": tf.math.divide_no_nan(correct, examples),
-            "num_examples": tf.cast(examples, tf.int64)}}}  # fmt: skip
+        return {
+            "client_work": {
+                "train": {
+                    "loss": tf.math.divide_no_nan(loss_sum, examples),
+                    "accuracy": tf.math.divide_no_nan(correct, examples),
+                    "num_examples": tf.cast(examples, tf.int64),
+                }
+            }
+        }
 
     @tff.federated_computation(tff.FederatedType(np.int32, tff.SERVER))
     def initialize_fn(seed):
         return DropoutState(
-            tff.federated_eval(model_init, tff.SERVER), tff.federated_value(0, tff.SERVER), seed,
-            distributor.initialize(), aggregator.initialize(),
-        )  # fmt: skip
+            tff.federated_eval(model_init, tff.SERVER),
+            tff.federated_value(0, tff.SERVER),
+            seed,
+            distributor.initialize(),
+            aggregator.initialize(),
+        )
 
     state_type = initialize_fn.type_signature.result
 
@@ -272,6 +283,13 @@ def build_process(
         new_state = DropoutState(weights, round_num, state.seed, sent.state, mean.state)
         return tff.learning.templates.LearningProcessOutput(new_state, tff.federated_map(finish_metrics, sums))
 
-    config = {"model": "cnn", "dropout": keep, "client_lr": float(client_lr), "server_lr": float(server_lr),
-              "broadcast": broadcast, "aggregate": aggregate, "threshold": int(threshold)}  # fmt: skip
+    config = {
+        "model": "cnn",
+        "dropout": keep,
+        "client_lr": float(client_lr),
+        "server_lr": float(server_lr),
+        "broadcast": broadcast,
+        "aggregate": aggregate,
+        "threshold": int(threshold),
+    }
     return DropoutProcess(initialize_fn, next_fn, keep, config)

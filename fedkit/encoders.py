@@ -135,8 +135,10 @@ class UnusedEncoderWarning(UserWarning):
 
 def _value_names(value_type: tff.Type) -> list[str]:
     """Paths of a value's tensors in `tf.nest.flatten` order: 'big', 'trainable/0', ..."""
-    return [path or "value" for path, _ in nest.flatten_with_joined_string_paths(
-        tff.types.type_to_tf_tensor_specs(value_type))]  # fmt: skip
+    return [
+        path or "value"
+        for path, _ in nest.flatten_with_joined_string_paths(tff.types.type_to_tf_tensor_specs(value_type))
+    ]
 
 
 def _model_variable_names(model_fn: Callable) -> list[str] | None:
@@ -148,9 +150,7 @@ def _model_variable_names(model_fn: Callable) -> list[str] | None:
         return [v.name for v in [*model.trainable_variables, *model.non_trainable_variables]]
 
 
-def applies_to(
-    model: Callable | tff.Type, spec: str | EncoderSpec, threshold: int = DEFAULT_THRESHOLD
-) -> list[str]:
+def applies_to(model: Callable | tff.Type, spec: str | EncoderSpec, threshold: int = DEFAULT_THRESHOLD) -> list[str]:
     """Names of the variables `spec` encodes at `threshold`: a model function's weights, or a value type's tensors."""
     if isinstance(model, tff.Type):
         value_type, names = model, _value_names(model)
@@ -310,11 +310,13 @@ def encoding_table(
     for tensor_spec in tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type)):
         encoder = choose(tensor_spec)
         encoded, _ = encoder.encode(tf.zeros(tensor_spec.shape, tensor_spec.dtype))
-        rows.append({
-            "shape": tuple(tensor_spec.shape),
-            "elements": tensor_spec.shape.num_elements(),
-            "encoder": str(parse_encoder(spec)) if is_encoded(tensor_spec, threshold) else "identity",
-            "bits": tensor_spec.shape.num_elements() * tensor_spec.dtype.size * 8,
-            "encoded bits": sum(int(v.shape.num_elements()) * v.dtype.size * 8 for v in encoded.values()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "shape": tuple(tensor_spec.shape),
+                "elements": tensor_spec.shape.num_elements(),
+                "encoder": str(parse_encoder(spec)) if is_encoded(tensor_spec, threshold) else "identity",
+                "bits": tensor_spec.shape.num_elements() * tensor_spec.dtype.size * 8,
+                "encoded bits": sum(int(v.shape.num_elements()) * v.dtype.size * 8 for v in encoded.values()),
+            }
+        )
     return rows

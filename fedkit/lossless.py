@@ -108,8 +108,10 @@ class EliasGammaEncodingStage(te.core.AdaptiveEncodingStageInterface):
         elements = x.shape.num_elements()
         capacity = capacity_bits(elements or 0, self._bits)
         if not elements or capacity >= 2**31:
-            raise ValueError(f"Elias-gamma stage got a tensor of shape {x.shape}: it codes 1 to "
-                             f"{(2**31 - 1) // (2 * self._bits + 1):,} values of a static shape.")  # fmt: skip
+            raise ValueError(
+                f"Elias-gamma stage got a tensor of shape {x.shape}: it codes 1 to "
+                f"{(2**31 - 1) // (2 * self._bits + 1):,} values of a static shape."
+            )
         chunks = math.ceil(elements / CHUNK)
         levels = tf.cast(tf.round(tf.reshape(x, [-1])), tf.int32)
         center = tf.cast(tf.round(tf.reduce_mean(tf.cast(levels, tf.float64))), tf.int32)

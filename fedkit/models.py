@@ -21,26 +21,30 @@ def create_original_fedavg_cnn_model(
     """
     conv2d = functools.partial(tf.keras.layers.Conv2D, kernel_size=5, padding="same", activation="relu")
     max_pool = functools.partial(tf.keras.layers.MaxPooling2D, pool_size=(2, 2), padding="same")
-    return tf.keras.models.Sequential([
-        tf.keras.layers.InputLayer(input_shape=(28, 28, 1)),
-        conv2d(filters=filters[0]),
-        max_pool(),
-        conv2d(filters=filters[1]),
-        max_pool(),
-        tf.keras.layers.Flatten(),
-        tf.keras.layers.Dense(units, activation="relu"),
-        tf.keras.layers.Dense(10 if only_digits else 62),
-        tf.keras.layers.Softmax(),
-    ])  # fmt: skip
+    return tf.keras.models.Sequential(
+        [
+            tf.keras.layers.InputLayer(input_shape=(28, 28, 1)),
+            conv2d(filters=filters[0]),
+            max_pool(),
+            conv2d(filters=filters[1]),
+            max_pool(),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(units, activation="relu"),
+            tf.keras.layers.Dense(10 if only_digits else 62),
+            tf.keras.layers.Softmax(),
+        ]
+    )
 
 
 def create_dense_model() -> tf.keras.Model:
     """The 784 -> 10 softmax regression of the image-classification tutorial, zero-initialized."""
-    return tf.keras.models.Sequential([
-        tf.keras.layers.InputLayer(input_shape=(784,)),
-        tf.keras.layers.Dense(10, kernel_initializer="zeros"),
-        tf.keras.layers.Softmax(),
-    ])  # fmt: skip
+    return tf.keras.models.Sequential(
+        [
+            tf.keras.layers.InputLayer(input_shape=(784,)),
+            tf.keras.layers.Dense(10, kernel_initializer="zeros"),
+            tf.keras.layers.Softmax(),
+        ]
+    )
 
 
 def create_keras_model(model: str) -> tf.keras.Model:

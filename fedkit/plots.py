@@ -47,8 +47,12 @@ def plot_label_distributions(
     width = 0.8 / len(counts)
     for i, (name, c) in enumerate(counts.items()):
         total = sum(int(v) for v in c)
-        ax.bar([label + (i - (len(counts) - 1) / 2) * width for label in range(len(c))],
-               [int(v) / total for v in c], width, label=f"{name} ({total})")  # fmt: skip
+        ax.bar(
+            [label + (i - (len(counts) - 1) / 2) * width for label in range(len(c))],
+            [int(v) / total for v in c],
+            width,
+            label=f"{name} ({total})",
+        )
     first = next(iter(counts.values()))
     ax.set(xlabel="label", ylabel="share of the client's examples", title=title, xticks=range(len(first)))
     ax.grid(alpha=0.3, axis="y")

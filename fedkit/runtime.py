@@ -108,9 +108,13 @@ def _spawn(args: list[str], log) -> subprocess.Popen:
     global _spawner
     env = {**_WORKER_ENV_DEFAULTS, **os.environ}
     popen = lambda: subprocess.Popen(  # noqa: E731
-        _with_launcher(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, env=env,
-    )  # fmt: skip
+        _with_launcher(args),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
     if threading.current_thread() is threading.main_thread():
         return popen()
     if _spawner is None:
@@ -261,8 +265,16 @@ def _fail_fast(method):
     return call
 
 
-for _name in ("get_executor", "create_value", "create_struct", "create_call", "create_selection", "compute",
-              "dispose", "dispose_executor"):  # fmt: skip
+for _name in (
+    "get_executor",
+    "create_value",
+    "create_struct",
+    "create_call",
+    "create_selection",
+    "compute",
+    "dispose",
+    "dispose_executor",
+):
     setattr(_FailFastStub, _name, _fail_fast(getattr(tff.framework.RemoteExecutorGrpcStub, _name)))
 
 

@@ -42,11 +42,19 @@ import tensorflow_federated as tff
 
 BROADCAST_INTRINSICS = frozenset({"federated_broadcast", "federated_value_at_clients"})
 SELECT_INTRINSICS = frozenset({"federated_select", "federated_secure_select"})
-AGGREGATE_INTRINSICS = frozenset({
-    "federated_aggregate", "federated_sum", "federated_mean", "federated_weighted_mean",
-    "federated_min", "federated_max", "federated_secure_sum", "federated_secure_sum_bitwidth",
-    "federated_secure_modular_sum",
-})  # fmt: skip
+AGGREGATE_INTRINSICS = frozenset(
+    {
+        "federated_aggregate",
+        "federated_sum",
+        "federated_mean",
+        "federated_weighted_mean",
+        "federated_min",
+        "federated_max",
+        "federated_secure_sum",
+        "federated_secure_sum_bitwidth",
+        "federated_secure_modular_sum",
+    }
+)
 PARAMETER = "parameter at CLIENTS"
 RESULT = "result at CLIENTS"
 _UNITS = ["bit", "Kibit", "Mibit", "Gibit", "Tibit"]
@@ -184,8 +192,11 @@ def communication_cost(computation: tff.Computation) -> CommunicationCost:
     bits: Counter[str] = Counter()
     by_intrinsic: Counter[str] = Counter()
     not_static = []
-    crossings = [(d, call.function.uri, t, n) for call in _intrinsic_calls(computation.to_building_block())
-                 for d, t, n in _crossing(call)]  # fmt: skip
+    crossings = [
+        (d, call.function.uri, t, n)
+        for call in _intrinsic_calls(computation.to_building_block())
+        for d, t, n in _crossing(call)
+    ]
     crossings += [(d, label, t, 1) for d, label, t in _io_parts(computation)]
     for direction, label, value_type, copies in crossings:
         by_intrinsic[label] += 0
@@ -284,8 +295,10 @@ class SizeTracker:
         self.aggregate_bits.append((self.aggregate_bits[-1] if self.aggregate_bits else 0) + up)
         unused = unused_code_bits(metrics, clients)
         if unused is not None:
-            for totals, static, saved in ((self.measured_broadcast_bits, down, unused[0]),
-                                          (self.measured_aggregate_bits, up, unused[1])):  # fmt: skip
+            for totals, static, saved in (
+                (self.measured_broadcast_bits, down, unused[0]),
+                (self.measured_aggregate_bits, up, unused[1]),
+            ):
                 totals.append((totals[-1] if totals else 0) + static - saved)
 
 

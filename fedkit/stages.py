@@ -134,19 +134,35 @@ def check_encoder(
     except Exception as e:  # a student's stage can fail in any way; say where
         return [Check("round trip", False, f"encode/decode raised {type(e).__name__}: {e}")]
     if decoded.shape != x.shape or decoded.dtype != x.dtype:
-        checks.append(Check("round trip", False, f"decode returned {decoded.dtype}{list(decoded.shape)} for "
-                            f"float32{list(shape)}: restore the input's shape in decode (set "
-                            "decode_needs_input_shape=True and use `shape`)"))  # fmt: skip
+        checks.append(
+            Check(
+                "round trip",
+                False,
+                f"decode returned {decoded.dtype}{list(decoded.shape)} for "
+                f"float32{list(shape)}: restore the input's shape in decode (set "
+                "decode_needs_input_shape=True and use `shape`)",
+            )
+        )
     else:
         error = float(np.linalg.norm(decoded - x) / np.linalg.norm(x))
         ok = error <= allowed
-        checks.append(Check("round trip", ok, f"relative L2 error {error:.3f} (allowed {allowed:.3f}; sending "
-                            f"nothing scores 1.000, only the mean {mean_only_error(x):.3f})"
-                            + ("" if ok else ": decode does not reconstruct x from what encode sent")))  # fmt: skip
+        checks.append(
+            Check(
+                "round trip",
+                ok,
+                f"relative L2 error {error:.3f} (allowed {allowed:.3f}; sending "
+                f"nothing scores 1.000, only the mean {mean_only_error(x):.3f})"
+                + ("" if ok else ": decode does not reconstruct x from what encode sent"),
+            )
+        )
     dynamic = [s for s in _encoded_specs(build(), spec) if not s.shape.is_fully_defined()]
-    detail = "all encoded tensors have static shapes" if not dynamic else (
-        f"encoded tensors {dynamic} have unknown dimensions: their size depends on the data, so bits "
-        "cannot be counted; choose sizes from the input's static shape (e.g. a fixed k)"
+    detail = (
+        "all encoded tensors have static shapes"
+        if not dynamic
+        else (
+            f"encoded tensors {dynamic} have unknown dimensions: their size depends on the data, so bits "
+            "cannot be counted; choose sizes from the input's static shape (e.g. a fixed k)"
+        )
     )
     checks.append(Check("static shapes", not dynamic, detail))
     if dynamic:
@@ -165,11 +181,14 @@ def check_encoder(
         cost = sizing.communication_cost(process.next)
         plain = sizing.type_bits(value_type)
         smaller = cost.broadcast_bits < plain
-        detail = (f"{cost.broadcast_bits:,} bits per client instead of {plain:,} "
-                  f"({plain / cost.broadcast_bits:.2f}x less)")  # fmt: skip
+        detail = (
+            f"{cost.broadcast_bits:,} bits per client instead of {plain:,} ({plain / cost.broadcast_bits:.2f}x less)"
+        )
         if not agree:
-            detail += ("; inside TFF, clients decoded values further from the input than allowed: keep all the "
-                       "stage's work in TensorFlow ops, with no Python-side state")
+            detail += (
+                "; inside TFF, clients decoded values further from the input than allowed: keep all the "
+                "stage's work in TensorFlow ops, with no Python-side state"
+            )
         elif not smaller:
             detail += ": the encoded form is not smaller than the input"
         checks.append(Check("federated", agree and smaller, detail))

@@ -69,8 +69,10 @@ def dropout_grid(keeps: Sequence[float], encoders: Sequence[tuple[str, str]] = D
     grid = []
     for keep in keeps:
         grid.append(SweepConfig(f"dropout {keep:g}", dropout=keep))
-        grid += [SweepConfig(f"dropout {keep:g}, {down} down, {up} up", broadcast=down, aggregate=up, dropout=keep)
-                 for down, up in encoders]  # fmt: skip
+        grid += [
+            SweepConfig(f"dropout {keep:g}, {down} down, {up} up", broadcast=down, aggregate=up, dropout=keep)
+            for down, up in encoders
+        ]
     return grid
 
 
@@ -113,10 +115,7 @@ def pareto_front(rows: Sequence[dict]) -> list[bool]:
     """Per row: True when no other row is at most as costly in total bits and at least as accurate, and
     strictly better in one of the two."""
     points = [(total_bits(r), r["test_accuracy"]) for r in rows]
-    return [
-        not any(b <= bits and a >= acc and (b < bits or a > acc) for b, a in points)
-        for bits, acc in points
-    ]  # fmt: skip
+    return [not any(b <= bits and a >= acc and (b < bits or a > acc) for b, a in points) for bits, acc in points]
 
 
 def _first_existing(path: Path) -> Path:
@@ -143,16 +142,20 @@ def check_settings(
     if not settings.seeds:
         raise ValueError("seeds=(): give at least one seed, e.g. --seeds 0 1 2.")
     if min(settings.rounds, settings.clients_per_round, settings.epochs) < 1:
-        raise ValueError(f"rounds={settings.rounds}, clients_per_round={settings.clients_per_round}, "
-                         f"epochs={settings.epochs}: each must be at least 1.")  # fmt: skip
+        raise ValueError(
+            f"rounds={settings.rounds}, clients_per_round={settings.clients_per_round}, "
+            f"epochs={settings.epochs}: each must be at least 1."
+        )
     _check_folder(Path(out_dir), "output folder", "--out")
     cache = Path(cache_dir)
     if not (cache / "emnist_all.sqlite").is_file():  # a cache that holds the data may be read-only
         _check_folder(cache, "cache folder", "--cache-dir")
     if train_clients is not None and settings.clients_per_round > train_clients:
         n = settings.clients_per_round
-        raise ValueError(f"clients_per_round={n} but the training data has only {train_clients} clients: "
-                         f"ask for at most {train_clients} (--clients {n} is too many).")  # fmt: skip
+        raise ValueError(
+            f"clients_per_round={n} but the training data has only {train_clients} clients: "
+            f"ask for at most {train_clients} (--clients {n} is too many)."
+        )
 
 
 def run_config(
@@ -169,21 +172,29 @@ def run_config(
 
     start = time.perf_counter()
     if config.dropout is None:
-        process = training.build_fedavg("cnn", settings.client_lr, settings.server_lr, config.broadcast,
-                                        config.aggregate, config.threshold)  # fmt: skip
+        process = training.build_fedavg(
+            "cnn", settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
+        )
     else:
         from fedkit import dropout
 
-        process = dropout.build_process(config.dropout, settings.client_lr, settings.server_lr, config.broadcast,
-                                        config.aggregate, config.threshold)  # fmt: skip
+        process = dropout.build_process(
+            config.dropout, settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
+        )
     cost = sizing.communication_cost(process.next)
     evaluation = evaluation or training.build_evaluation("cnn")
     accuracies, losses, histories = [], [], []
     for seed in settings.seeds:
         state, history = training.run_rounds(
-            process, train, settings.rounds, settings.clients_per_round, seed=seed, epochs=settings.epochs,
-            log_dir=log_dir / f"seed{seed}" if log_dir else None, verbose=verbose,
-        )  # fmt: skip
+            process,
+            train,
+            settings.rounds,
+            settings.clients_per_round,
+            seed=seed,
+            epochs=settings.epochs,
+            log_dir=log_dir / f"seed{seed}" if log_dir else None,
+            verbose=verbose,
+        )
         metrics = training.evaluate(evaluation, process.get_model_weights(state), test_data)
         accuracies.append(metrics["accuracy"])
         losses.append(metrics["loss"])
@@ -213,8 +224,14 @@ def add_ratios(rows: list[dict]) -> list[dict]:
     """Compression ratio of each direction against the 'identity' configuration (with dropout rows: the
     one that keeps everything), and with dropout the client computation ratio."""
     whole = (None, 1.0) if any(r.get("dropout") is None for r in rows) else (1.0,)
-    base = next((r for r in rows if r["broadcast"] == "identity" and r["aggregate"] == "identity"
-                 and r.get("dropout") in whole), None)  # fmt: skip
+    base = next(
+        (
+            r
+            for r in rows
+            if r["broadcast"] == "identity" and r["aggregate"] == "identity" and r.get("dropout") in whole
+        ),
+        None,
+    )
     for row in rows:
         for direction in ("downlink", "uplink"):
             key = f"{direction}_bits_per_client_round"
@@ -251,8 +268,10 @@ def run_sweep(
     for i, config in enumerate(configs, 1):
         if i > 1:
             runtime.release_worker()  # the last configuration's computations would stay in the worker's memory
-        print(f"[{i}/{len(configs)}] {config.name}: {settings.rounds} rounds x {len(settings.seeds)} seed(s) ...",
-              flush=True)  # fmt: skip
+        print(
+            f"[{i}/{len(configs)}] {config.name}: {settings.rounds} rounds x {len(settings.seeds)} seed(s) ...",
+            flush=True,
+        )
         log_dir = out_dir / "tensorboard" / config.name.replace(" ", "_").replace(",", "")
         row, histories[config.name] = run_config(config, settings, train, test_data, log_dir, verbose, evaluation)
         rows.append(row)
@@ -260,8 +279,10 @@ def run_sweep(
             on_row(rows)
         down, up = (sizing.format_size(row[f"{d}_bits_per_client_round"]) for d in ("downlink", "uplink"))
         accuracy = format_accuracy(row["test_accuracy"], row["test_accuracy_ci95"], len(settings.seeds))
-        print(f"    test accuracy {accuracy}, {down} down / {up} up per client per round"
-              f" ({row['wall_seconds']:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"    test accuracy {accuracy}, {down} down / {up} up per client per round ({row['wall_seconds']:.0f} s)",
+            flush=True,
+        )
     add_ratios(rows)
     for row, on_front in zip(rows, pareto_front(rows), strict=True):
         row["pareto"] = on_front
@@ -274,18 +295,35 @@ def results_data(rows: Sequence[dict], settings: SweepSettings) -> dict:
     """The sweep as `fedkit.results` data: the settings and one row per configuration with its per-seed test
     accuracies, their mean and 95% interval half-width (None for one seed), exact bits and the Pareto mark."""
     front = pareto_front(rows)
-    keys = ("configuration", "broadcast", "aggregate", "threshold", "dropout", "downlink_bits_per_client_round",
-            "uplink_bits_per_client_round", "downlink_ratio", "uplink_ratio", "not_static", "rounds",
-            "test_accuracy", "test_accuracy_ci95", "test_loss", "wall_seconds")  # fmt: skip
+    keys = (
+        "configuration",
+        "broadcast",
+        "aggregate",
+        "threshold",
+        "dropout",
+        "downlink_bits_per_client_round",
+        "uplink_bits_per_client_round",
+        "downlink_ratio",
+        "uplink_ratio",
+        "not_static",
+        "rounds",
+        "test_accuracy",
+        "test_accuracy_ci95",
+        "test_loss",
+        "wall_seconds",
+    )
     return {
         "settings": dataclasses.asdict(settings),
         "rows": [
             {k: row.get(k) for k in keys}
-            | {"test_accuracy_per_seed": [float(a) for a in row["test_accuracy_per_seed"].split()],
-               "total_bits": total_bits(row), "pareto": on_front}
+            | {
+                "test_accuracy_per_seed": [float(a) for a in row["test_accuracy_per_seed"].split()],
+                "total_bits": total_bits(row),
+                "pareto": on_front,
+            }
             for row, on_front in zip(rows, front, strict=True)
         ],
-    }  # fmt: skip
+    }
 
 
 def merge_results(datas: Sequence[dict]) -> dict:
@@ -303,13 +341,18 @@ def merge_results(datas: Sequence[dict]) -> dict:
     return {"settings": settings, "rows": rows}
 
 
-def command_line(configs: Sequence[SweepConfig], settings: SweepSettings, only: Sequence[str] | None = None,
-                 dropout: Sequence[float] | None = None) -> str:  # fmt: skip
+def command_line(
+    configs: Sequence[SweepConfig],
+    settings: SweepSettings,
+    only: Sequence[str] | None = None,
+    dropout: Sequence[float] | None = None,
+) -> str:
     """The `python -m fedkit reproduce sweep ...` command that reruns this sweep, every setting spelled out."""
     s = settings
-    parts = [f"python -m fedkit reproduce sweep --rounds {s.rounds} --clients {s.clients_per_round} --epochs "
-             f"{s.epochs} --client-lr {s.client_lr:g} --server-lr {s.server_lr:g} --seeds "
-             + " ".join(map(str, s.seeds))]  # fmt: skip
+    parts = [
+        f"python -m fedkit reproduce sweep --rounds {s.rounds} --clients {s.clients_per_round} --epochs "
+        f"{s.epochs} --client-lr {s.client_lr:g} --server-lr {s.server_lr:g} --seeds " + " ".join(map(str, s.seeds))
+    ]
     if dropout:
         parts.append("--dropout " + " ".join(f"{p:g}" for p in dropout))
     if only:
@@ -317,8 +360,13 @@ def command_line(configs: Sequence[SweepConfig], settings: SweepSettings, only: 
     return " ".join(parts)
 
 
-def write_results(rows: Sequence[dict], settings: SweepSettings, command: str, name: str = "sweep",
-                  results_dir: str | Path | None = None) -> Path:  # fmt: skip
+def write_results(
+    rows: Sequence[dict],
+    settings: SweepSettings,
+    command: str,
+    name: str = "sweep",
+    results_dir: str | Path | None = None,
+) -> Path:
     """Write the sweep as the results file `<name>.json` (`fedkit/results/` unless another folder is given)."""
     from fedkit import results
 
@@ -330,20 +378,42 @@ def markdown_table(rows: list[dict]) -> str:
     from fedkit import sizing
 
     compute = any(r.get("client_compute_ratio") for r in rows)
-    head = ["configuration", "down / client / round", "up / client / round", "down ratio", "up ratio",
-            *(["client compute ratio"] if compute else []),
-            "test accuracy (95% interval)", "test loss", "Pareto", "rounds", "seeds", "wall time"]  # fmt: skip
+    head = [
+        "configuration",
+        "down / client / round",
+        "up / client / round",
+        "down ratio",
+        "up ratio",
+        *(["client compute ratio"] if compute else []),
+        "test accuracy (95% interval)",
+        "test loss",
+        "Pareto",
+        "rounds",
+        "seeds",
+        "wall time",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         keys = ("downlink_ratio", "uplink_ratio", *(["client_compute_ratio"] if compute else []))
         ratio = [f"{r[k]:.2f}x" if r.get(k) else "n/a" for k in keys]
-        lines.append("| " + " | ".join([
-            r["configuration"], sizing.format_size(r["downlink_bits_per_client_round"]),
-            sizing.format_size(r["uplink_bits_per_client_round"]), *ratio,
-            format_accuracy(r["test_accuracy"], r["test_accuracy_ci95"], len(r["seeds"].split())),
-            f"{r['test_loss']:.3f}", "yes" if r.get("pareto") else "", str(r["rounds"]), r["seeds"],
-            f"{r['wall_seconds']:.0f} s",
-        ]) + " |")  # fmt: skip
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["configuration"],
+                    sizing.format_size(r["downlink_bits_per_client_round"]),
+                    sizing.format_size(r["uplink_bits_per_client_round"]),
+                    *ratio,
+                    format_accuracy(r["test_accuracy"], r["test_accuracy_ci95"], len(r["seeds"].split())),
+                    f"{r['test_loss']:.3f}",
+                    "yes" if r.get("pareto") else "",
+                    str(r["rounds"]),
+                    r["seeds"],
+                    f"{r['wall_seconds']:.0f} s",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -365,15 +435,25 @@ def plot_sweep(rows: list[dict], histories: dict, out_dir: Path) -> None:
     front = pareto_front(rows)
     for r, on_front in zip(rows, front, strict=True):
         x = total_bits(r) / 2**20
-        ax.errorbar(x, r["test_accuracy"], yerr=r["test_accuracy_ci95"], fmt="o", capsize=3,
-                    markerfacecolor="C3" if on_front else "white", color="C3" if on_front else "C0")  # fmt: skip
-        ax.annotate(r["configuration"], (x, r["test_accuracy"]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")  # fmt: skip
+        ax.errorbar(
+            x,
+            r["test_accuracy"],
+            yerr=r["test_accuracy_ci95"],
+            fmt="o",
+            capsize=3,
+            markerfacecolor="C3" if on_front else "white",
+            color="C3" if on_front else "C0",
+        )
+        ax.annotate(r["configuration"], (x, r["test_accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     steps = sorted((total_bits(r) / 2**20, r["test_accuracy"]) for r, f in zip(rows, front, strict=True) if f)
     ax.step(*zip(*steps, strict=True), where="post", color="C3", linestyle="--", label="Pareto front")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set(xscale="log", xlabel="Mibit per client, both directions, whole run", ylabel="federated test accuracy",
-           title="accuracy against communication")  # fmt: skip
+    ax.set(
+        xscale="log",
+        xlabel="Mibit per client, both directions, whole run",
+        ylabel="federated test accuracy",
+        title="accuracy against communication",
+    )
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_dir / "pareto.png", dpi=120)

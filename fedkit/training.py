@@ -166,8 +166,10 @@ def _check_data_fits(process: tff.learning.templates.LearningProcess, dataset: t
     got = dataset.element_spec
     shapes = [tuple(t.shape) for t in tf.nest.flatten(expected)], [tuple(s.shape) for s in tf.nest.flatten(got)]
     if shapes[0] != shapes[1]:
-        raise ValueError(f"data batches of shapes {shapes[1]} do not fit the process, which takes {shapes[0]}: "
-                         "pass flat=True for the dense model and flat=False for the CNN.")  # fmt: skip
+        raise ValueError(
+            f"data batches of shapes {shapes[1]} do not fit the process, which takes {shapes[0]}: "
+            "pass flat=True for the dense model and flat=False for the CNN."
+        )
 
 
 def initial_state(process: tff.learning.templates.LearningProcess, seed: int):
@@ -188,8 +190,11 @@ def initial_state(process: tff.learning.templates.LearningProcess, seed: int):
 
 
 def round_data(
-    train_data: tff.simulation.datasets.ClientData, clients_per_round: int, rng: np.random.Generator,
-    flat: bool = False, epochs: int = 1,
+    train_data: tff.simulation.datasets.ClientData,
+    clients_per_round: int,
+    rng: np.random.Generator,
+    flat: bool = False,
+    epochs: int = 1,
 ) -> tuple[list[str], list[tf.data.Dataset]]:
     """One round's sampled client ids and their preprocessed datasets, drawn from `rng` as `run_rounds` does."""
     clients = data.sample_clients(train_data, clients_per_round, rng)
@@ -223,8 +228,10 @@ def run_rounds(
     for `from_keras_model`, `accuracy` for the functional models), or `accuracy_metric` when given.
     """
     if rounds < 1 or clients_per_round < 1 or epochs < 1 or checkpoint_every < 1:
-        raise ValueError(f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
-                         f"checkpoint_every={checkpoint_every}: each must be at least 1.")  # fmt: skip
+        raise ValueError(
+            f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
+            f"checkpoint_every={checkpoint_every}: each must be at least 1."
+        )
     tf.keras.utils.set_random_seed(seed)
     config = getattr(process, "fedkit_config", None)
     checkpointer = Checkpointer(checkpoint_dir, process, config=config) if checkpoint_dir else None

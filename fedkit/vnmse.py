@@ -19,8 +19,23 @@ from tensorflow_model_optimization.python.core.internal import tensor_encoding a
 from fedkit import encoders
 
 # Suresh et al.'s rotated stochastic binary is hadamard:1 (and k-level rotated hadamard:B).
-SPECS = ("uniform:1", "uniform:2", "uniform:4", "uniform:8", "hadamard:1", "hadamard:2", "hadamard:4", "hadamard:8",
-         "kashin:2", "kashin:4", "kashin:8", "drive", "eden:1", "eden:2", "eden:4")  # fmt: skip
+SPECS = (
+    "uniform:1",
+    "uniform:2",
+    "uniform:4",
+    "uniform:8",
+    "hadamard:1",
+    "hadamard:2",
+    "hadamard:4",
+    "hadamard:8",
+    "kashin:2",
+    "kashin:4",
+    "kashin:8",
+    "drive",
+    "eden:1",
+    "eden:2",
+    "eden:4",
+)
 DISTRIBUTIONS = ("normal", "lognormal")
 
 
@@ -68,10 +83,19 @@ def measure(spec: str, distribution: str, dim: int, clients: int, trials: int, s
         of_mean.append(np.sum((decoded.mean(0) - x.mean(0)) ** 2) / (np.sum(x**2) / clients))
     bits = sent / dim
     vnmse = float(np.mean(per_vector))
-    return {"spec": spec, "distribution": distribution, "dim": dim, "clients": clients, "trials": trials,
-            "bits_per_coordinate": bits, "vnmse": vnmse, "nmse_of_mean": float(np.mean(of_mean)),
-            "rate_distortion": rate_distortion(bits), "unbiased_limit": unbiased_limit(bits),
-            "times_the_limit": vnmse / unbiased_limit(bits)}  # fmt: skip
+    return {
+        "spec": spec,
+        "distribution": distribution,
+        "dim": dim,
+        "clients": clients,
+        "trials": trials,
+        "bits_per_coordinate": bits,
+        "vnmse": vnmse,
+        "nmse_of_mean": float(np.mean(of_mean)),
+        "rate_distortion": rate_distortion(bits),
+        "unbiased_limit": unbiased_limit(bits),
+        "times_the_limit": vnmse / unbiased_limit(bits),
+    }
 
 
 def sweep(dim: int = 2**14, clients: int = 10, trials: int = 5, seed: int = 0, verbose: bool = True) -> list[dict]:
@@ -87,9 +111,11 @@ def sweep(dim: int = 2**14, clients: int = 10, trials: int = 5, seed: int = 0, v
 
 def format_row(row: dict) -> str:
     """One line: the spec, its bits per coordinate, its vNMSE and how far above the unbiased limit it is."""
-    return (f"{row['spec']:>11} {row['distribution']:>9}: {row['bits_per_coordinate']:6.3f} bits/coord, "
-            f"vNMSE {row['vnmse']:.4g}, {row['times_the_limit']:.2f}x the unbiased limit "
-            f"{row['unbiased_limit']:.4g} at those bits")  # fmt: skip
+    return (
+        f"{row['spec']:>11} {row['distribution']:>9}: {row['bits_per_coordinate']:6.3f} bits/coord, "
+        f"vNMSE {row['vnmse']:.4g}, {row['times_the_limit']:.2f}x the unbiased limit "
+        f"{row['unbiased_limit']:.4g} at those bits"
+    )
 
 
 def plot(rows: list[dict], distribution: str = "normal"):
@@ -104,8 +130,12 @@ def plot(rows: list[dict], distribution: str = "normal"):
     bits = np.linspace(0.8, max(r["bits_per_coordinate"] for r in chosen), 200)
     ax.plot(bits, [unbiased_limit(b) for b in bits], "k--", label="unbiased limit 1/(4^b - 1)")
     ax.plot(bits, [rate_distortion(b) for b in bits], "k:", label="rate-distortion 2^(-2b)")
-    ax.set(xlabel="bits sent per coordinate", ylabel="vNMSE", yscale="log",
-           title=f"{distribution.capitalize()} vectors, d = {chosen[0]['dim']:,}")  # fmt: skip
+    ax.set(
+        xlabel="bits sent per coordinate",
+        ylabel="vNMSE",
+        yscale="log",
+        title=f"{distribution.capitalize()} vectors, d = {chosen[0]['dim']:,}",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -9,8 +9,14 @@ import pytest
 from fedkit import checkpoints, training
 
 RUN = dict(rounds=4, clients_per_round=3, seed=7, flat=True, verbose=False)
-CONFIG = {"model": "dense", "broadcast": "uniform:8", "aggregate": "hadamard:8", "threshold": 100,
-          "client_lr": 0.1, "server_lr": 1.0}  # fmt: skip
+CONFIG = {
+    "model": "dense",
+    "broadcast": "uniform:8",
+    "aggregate": "hadamard:8",
+    "threshold": 100,
+    "client_lr": 0.1,
+    "server_lr": 1.0,
+}
 
 
 class Interrupted(Exception):
@@ -43,10 +49,10 @@ def test_resumed_run_equals_uninterrupted(emnist, dense, tmp_path, capsys):
     train, _ = emnist
     full_state, full_history = training.run_rounds(dense, train, **RUN)
     with pytest.raises(Interrupted):
-        training.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path, checkpoint_every=2,
-                            on_round=interrupt_at(3))  # fmt: skip
-    state, history = training.run_rounds(dense, train, **{**RUN, "verbose": True}, checkpoint_dir=tmp_path,
-                                         checkpoint_every=2)  # fmt: skip
+        training.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path, checkpoint_every=2, on_round=interrupt_at(3))
+    state, history = training.run_rounds(
+        dense, train, **{**RUN, "verbose": True}, checkpoint_dir=tmp_path, checkpoint_every=2
+    )
     assert "Resuming after round 2" in capsys.readouterr().out
     assert without_time(history) == without_time(full_history)
     for a, b in zip(
@@ -72,11 +78,14 @@ def test_foreign_checkpoint_is_refused(emnist, dense, tmp_path):
 
 @pytest.mark.parametrize(
     "change, named",
-    [({"broadcast": "uniform:4"}, "broadcast='uniform:8' there, 'uniform:4' here"),
-     ({"aggregate": "kashin:8"}, "aggregate='hadamard:8' there, 'kashin:8' here"),
-     ({"client_lr": 0.02, "server_lr": 0.5}, "client_lr=0.1 there, 0.02 here; server_lr=1.0 there, 0.5 here"),
-     ({"threshold": 0}, "threshold=100 there, 0 here"), ({"model": "cnn"}, "model='dense' there")],
-)  # fmt: skip
+    [
+        ({"broadcast": "uniform:4"}, "broadcast='uniform:8' there, 'uniform:4' here"),
+        ({"aggregate": "kashin:8"}, "aggregate='hadamard:8' there, 'kashin:8' here"),
+        ({"client_lr": 0.02, "server_lr": 0.5}, "client_lr=0.1 there, 0.02 here; server_lr=1.0 there, 0.5 here"),
+        ({"threshold": 0}, "threshold=100 there, 0 here"),
+        ({"model": "cnn"}, "model='dense' there"),
+    ],
+)
 def test_checkpoint_of_another_configuration_is_refused(dense, tmp_path, change, named):
     state = dense.initialize()
     checkpoints.Checkpointer(tmp_path, dense, config=CONFIG).save(state, 1, np.random.default_rng(0), [])

@@ -36,8 +36,12 @@ def test_cost_json_and_table(capsys):
     assert result.returncode == 0, result.stderr
     assert_quiet(result.stderr)
     report = json.loads(result.stdout)
-    for key in ("broadcast_bits_per_client", "aggregate_bits_per_client", "broadcast_bits_per_round",
-                "aggregate_bits_per_round"):  # fmt: skip
+    for key in (
+        "broadcast_bits_per_client",
+        "aggregate_bits_per_client",
+        "broadcast_bits_per_round",
+        "aggregate_bits_per_round",
+    ):
         assert isinstance(report[key], int)
     assert report["broadcast_bits_per_round"] == 10 * report["broadcast_bits_per_client"]
     assert report["broadcast_bits_per_client"] < models.create_original_fedavg_cnn_model().count_params() * 32 / 3
@@ -49,28 +53,41 @@ def test_cost_json_and_table(capsys):
 
 def test_table_columns_never_run_together():
     huge = 2**62
-    report = {"model": "cnn", "broadcast": "identity", "aggregate": "identity", "threshold": 0, "clients": 1,
-              "broadcast_bits_per_client": huge, "aggregate_bits_per_client": huge,
-              "broadcast_bits_per_round": huge * cli.MAX_CLIENTS, "aggregate_bits_per_round": huge * cli.MAX_CLIENTS,
-              "not_static": []}  # fmt: skip
+    report = {
+        "model": "cnn",
+        "broadcast": "identity",
+        "aggregate": "identity",
+        "threshold": 0,
+        "clients": 1,
+        "broadcast_bits_per_client": huge,
+        "aggregate_bits_per_client": huge,
+        "broadcast_bits_per_round": huge * cli.MAX_CLIENTS,
+        "aggregate_bits_per_round": huge * cli.MAX_CLIENTS,
+        "not_static": [],
+    }
     for line in cli._table(report).splitlines()[2:]:
         assert len(line.split()) == 3, line  # name, per client, per round: each its own column
 
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["cost", "--broadcast", "zip:8"], "unknown encoder 'zip'"), (["cost", "--aggregate", "uniform:99"], "'99'"),
-     (["cost", "--broadcast", "uniform:²"], "'²'"), (["cost", "--threshold", "٣"], "'٣'"),
-     (["cost", "--clients", "0"], "'0' is not a whole number from 1"),
-     (["cost", "--clients", "1e20"], "'1e20' is not a whole number"),
-     (["cost", "--clients", "100000000000000000000"], "fedkit's limit"),
-     (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
-     (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
-     (["reproduce", "sweep", "--seeds", "-1"], "'-1'"),
-     (["reproduce", "dme", "--trials", "1"], "'1' is not a whole number from 2"),
-     (["reproduce", "dmee"], "invalid choice"),
-     (["cost", "--model", "vgg"], "invalid choice"), (["train"], "invalid choice")],
-)  # fmt: skip
+    [
+        (["cost", "--broadcast", "zip:8"], "unknown encoder 'zip'"),
+        (["cost", "--aggregate", "uniform:99"], "'99'"),
+        (["cost", "--broadcast", "uniform:²"], "'²'"),
+        (["cost", "--threshold", "٣"], "'٣'"),
+        (["cost", "--clients", "0"], "'0' is not a whole number from 1"),
+        (["cost", "--clients", "1e20"], "'1e20' is not a whole number"),
+        (["cost", "--clients", "100000000000000000000"], "fedkit's limit"),
+        (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
+        (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
+        (["reproduce", "sweep", "--seeds", "-1"], "'-1'"),
+        (["reproduce", "dme", "--trials", "1"], "'1' is not a whole number from 2"),
+        (["reproduce", "dmee"], "invalid choice"),
+        (["cost", "--model", "vgg"], "invalid choice"),
+        (["train"], "invalid choice"),
+    ],
+)
 def test_bad_flags_name_the_value(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(args)
@@ -94,13 +111,18 @@ def test_arguments_are_checked_before_tensorflow_is_imported():
         "    except SystemExit as e:\n"
         "        assert e.code in (0, 2), e.code\n"
         "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'grpc', 'numpy'))))\n"
-    )  # fmt: skip
+    )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
-    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "fedkit", "--help"], capture_output=True,
-                             text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    imports = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "fedkit", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert imports.returncode == 0 and "reproduce" in imports.stdout
     assert "fedkit.cli" in imports.stderr and "tensorflow" not in imports.stderr
 
@@ -131,16 +153,31 @@ def test_unusable_folders_are_one_line_errors_before_anything_is_loaded(flag, wh
 
 def test_too_many_clients_is_one_line_error_and_writes_nothing(sample_cache, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("reproduce", "sweep", "--clients", "500", "--only", "identity", "--cache-dir", str(sample_cache),
-                     "--out", str(out))  # fmt: skip
+    result = run_cli(
+        "reproduce",
+        "sweep",
+        "--clients",
+        "500",
+        "--only",
+        "identity",
+        "--cache-dir",
+        str(sample_cache),
+        "--out",
+        str(out),
+    )
     assert_one_line_error(result, 2, "--clients 500", "at most")
     assert not out.exists()
 
 
 def test_ctrl_c_is_one_line_and_exit_130():
     with terminal_signals():  # whatever the disposition this runner inherited
-        proc = subprocess.Popen([sys.executable, "-m", "fedkit", "cost"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fedkit", "cost"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
     time.sleep(3)  # inside the command (TensorFlow's import alone takes longer)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

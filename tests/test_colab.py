@@ -40,8 +40,19 @@ def test_colab_requirements_are_the_locks_pins_without_colabs_jupyter_side():
     ours, lock = pins(ROOT / "requirements-colab.txt"), pins(ROOT / "requirements.txt")
     assert ours and all(lock.get(name) == version for name, version in ours.items())
     assert not ours.keys() & colab.JUPYTER_SIDE
-    for name in ["tensorflow-federated", "tensorflow", "tensorflow-model-optimization", "numpy", "jax", "jaxlib",
-                 "keras", "ml-dtypes", "protobuf", "tensorboard", "tensorflow-probability"]:  # fmt: skip
+    for name in [
+        "tensorflow-federated",
+        "tensorflow",
+        "tensorflow-model-optimization",
+        "numpy",
+        "jax",
+        "jaxlib",
+        "keras",
+        "ml-dtypes",
+        "protobuf",
+        "tensorboard",
+        "tensorflow-probability",
+    ]:
         assert ours[name] == lock[name], name
     # Up to date with `make lock`: regenerating gives the same pins.
     assert write_colab_requirements.colab_pins((ROOT / "requirements.txt").read_text()) == [
@@ -126,8 +137,16 @@ def test_setup_cell_installs_the_kit_then_asks_for_one_restart(in_colab, monkeyp
     clone, science, kit = in_colab
     assert clone[:5] == ["git", "clone", "--quiet", "--depth", "1"] and colab.REPO_URL in clone
     checkout = clone[-1]
-    assert science == [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-r",
-                       f"{checkout}/requirements-colab.txt"]  # fmt: skip
+    assert science == [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "-r",
+        f"{checkout}/requirements-colab.txt",
+    ]
     assert kit == [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", checkout]
 
 
@@ -173,8 +192,9 @@ def test_colab_cells_go_right_after_the_title_once(notebook_copies):
     assert colab_cells.main([str(path)]) == 0
     after = nbformat.read(path, as_version=4)
     nbformat.validate(after)
-    assert after.cells[0] == before.cells[0] and after.cells[3:] == [c for c in before.cells[1:] if c.get("id") not in
-                                                                     {"colab-badge", "colab-setup"}]  # fmt: skip
+    assert after.cells[0] == before.cells[0] and after.cells[3:] == [
+        c for c in before.cells[1:] if c.get("id") not in {"colab-badge", "colab-setup"}
+    ]
     badge, setup = after.cells[1:3]
     assert badge.source == colab.badge_markdown(f"notebooks/{path.name}")
     assert setup.source == colab.setup_cell_source() and setup.outputs == [] and setup.execution_count is None
@@ -256,11 +276,27 @@ async def execute(ws_url: str, token: str, code: str, origin: str, timeout: floa
     headers = {"Authorization": f"token {token}", "Origin": origin}
     ws = await websocket_connect(HTTPRequest(ws_url, headers=headers))
     msg_id = uuid.uuid4().hex
-    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex,
-              "version": "5.3", "date": ""}  # fmt: skip
+    header = {
+        "msg_id": msg_id,
+        "msg_type": "execute_request",
+        "username": "test",
+        "session": uuid.uuid4().hex,
+        "version": "5.3",
+        "date": "",
+    }
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
-    ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                                 "channel": "shell", "buffers": []}))  # fmt: skip
+    ws.write_message(
+        json.dumps(
+            {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "channel": "shell",
+                "buffers": [],
+            }
+        )
+    )
     out, status, idle = [], None, False
     while not (status and idle):
         raw = await asyncio.wait_for(ws.read_message(), timeout)
@@ -286,9 +322,15 @@ def test_make_colab_serves_a_kernel_that_runs_fedkit_and_leaves_nothing_behind(t
     name, value = marker.split("=")
     env = dict(os.environ, **{name: value}, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     with open(tmp_path / "server.log", "wb") as log:
-        server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "colab_runtime.py"), "--port", str(port),
-                                   "--token", token], stdout=subprocess.PIPE, stderr=log, env=env, cwd=ROOT,
-                                  start_new_session=True, text=True)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "colab_runtime.py"), "--port", str(port), "--token", token],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            text=True,
+        )
     try:
         banner = server.stdout.readline() + server.stdout.readline()
         assert f"http://localhost:{port}/?token={token}" in banner

@@ -24,8 +24,13 @@ print(worker.process.pid, worker.port, flush=True)
 def test_four_processes_start_workers_at_once(tmp_path):
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", START_TOGETHER, str(go), str(i)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", START_TOGETHER, str(go), str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         for i in range(4)
     ]
     time.sleep(2)
@@ -46,10 +51,23 @@ NOTEBOOKS = ["01_hello_world", "04_tff_learning_models", "08_compression"]
 def test_three_notebooks_at_once_match_their_stored_outputs():
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", f"notebooks/{name}.ipynb",
-             "--nbval-kernel-name=fedkit", "--nbval-sanitize-with=tests/nbval_sanitize.cfg"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "--nbval",
+                f"notebooks/{name}.ipynb",
+                "--nbval-kernel-name=fedkit",
+                "--nbval-sanitize-with=tests/nbval_sanitize.cfg",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
         for name in NOTEBOOKS
     ]
     outputs = [p.communicate(timeout=1800)[0] for p in procs]

@@ -267,7 +267,9 @@ def test_nothing_reads_beside_the_checkout():
     offenders = [
         str(p.relative_to(ROOT))
         for p in files
-        if p.is_file() and p != Path(__file__).resolve() and "__pycache__" not in p.parts
+        if p.is_file()
+        and p != Path(__file__).resolve()
+        and "__pycache__" not in p.parts
         and needle.encode() in p.read_bytes()
-    ]  # fmt: skip
+    ]
     assert offenders == [], f"{offenders} mention {needle}: the kit must run from a clone with nothing beside it"

@@ -19,10 +19,23 @@ def test_wheel_ships_the_sample_and_finds_it_without_the_checkout(tmp_path):
         shutil.copy(ROOT / name, source)
     shutil.copytree(ROOT / "fedkit", source / "fedkit", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--wheel-dir", str(tmp_path / "dist"), str(source)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = (tmp_path / "dist").glob("fedkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"fedkit/sample/{data.SAMPLE_FILE}", "fedkit/sample/README.md", "fedkit/exercises/__init__.py"} <= names

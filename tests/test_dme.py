@@ -137,8 +137,9 @@ def test_bound_formulas():
     assert dme.bound("rotated", 2, x) == pytest.approx((2 * math.log(64) + 2) / (4 * 9))
 
 
-@pytest.mark.parametrize("method,bits", [("binary", 1), ("k-level", 2), ("k-level", 3), ("k-level", 8),
-                                         ("rotated", 1), ("rotated", 4)])  # fmt: skip
+@pytest.mark.parametrize(
+    "method,bits", [("binary", 1), ("k-level", 2), ("k-level", 3), ("k-level", 8), ("rotated", 1), ("rotated", 4)]
+)
 @pytest.mark.parametrize("d", [64, 100, 1024])
 def test_bits_counted_from_the_encoded_tensors(method, bits, d):
     sent = 2 ** math.ceil(math.log2(d)) if method == "rotated" else d  # the Hadamard stage pads
@@ -158,14 +159,17 @@ def test_same_seed_same_estimate():
     assert dme.mse_of_mean("rotated", 2, x, 5, seed=7) != dme.mse_of_mean("rotated", 2, x, 5, seed=8)
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: dme.spec("binary", 2), "bits=2: binary quantization has 2 levels"),
-    (lambda: dme.spec("sign", 1), "method='sign': choose one of binary, k-level, rotated"),
-    (lambda: dme.spec("k-level", 17), "bits=17"),
-    (lambda: dme.mse_of_mean("binary", 1, np.zeros(8)), r"shape \(8,\): pass one row per client"),
-    (lambda: dme.mse_of_mean("binary", 1, np.ones((2, 8)), trials=1), "trials=1"),
-    (lambda: dme.worst_case(2), "d=2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: dme.spec("binary", 2), "bits=2: binary quantization has 2 levels"),
+        (lambda: dme.spec("sign", 1), "method='sign': choose one of binary, k-level, rotated"),
+        (lambda: dme.spec("k-level", 17), "bits=17"),
+        (lambda: dme.mse_of_mean("binary", 1, np.zeros(8)), r"shape \(8,\): pass one row per client"),
+        (lambda: dme.mse_of_mean("binary", 1, np.ones((2, 8)), trials=1), "trials=1"),
+        (lambda: dme.worst_case(2), "d=2"),
+    ],
+)
 def test_bad_input_is_one_clear_line(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -21,8 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "outputs" / "docs" / "site"
 SCREENSHOTS = ROOT / "outputs" / "docs-screenshots"
 CHROMIUM = os.environ.get("FEDKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BROWSER = os.environ.get("FEDKIT_DOCS_TEST") == "1"
 
 
@@ -41,11 +49,14 @@ def test_results_data_renders_as_tables():
     data = {
         "settings": {"rounds": 30, "seeds": [0, 1, 2]},
         "configurations": [
-            {"name": "keep 1", "down_bits": 53227840,
-             "test_accuracy": {"mean": 0.91, "ci95": 0.012, "values": [1, 2, 3]}},
+            {
+                "name": "keep 1",
+                "down_bits": 53227840,
+                "test_accuracy": {"mean": 0.91, "ci95": 0.012, "values": [1, 2, 3]},
+            },
             {"name": "keep 0.5", "extra": None, "test_accuracy": {"mean": 0.8, "ci95": None, "values": [0.8]}},
         ],
-    }  # fmt: skip
+    }
     text = "\n".join(gen.render_data(data))
     assert "| rounds | 30 |" in text and "| seeds | 0, 1, 2 |" in text
     assert "| name | down_bits | test_accuracy | extra |" in text
@@ -61,8 +72,10 @@ def test_results_page_reads_every_json_file(tmp_path, monkeypatch):
     gen = _docs_gen()
     monkeypatch.setattr(gen, "ROOT", tmp_path)
     (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "demo.json").write_text('{"name": "demo", "command": "python -m fedkit reproduce demo", '
-                                              '"machine": {"cores": 2}, "data": [{"a": 1.23456}]}')  # fmt: skip
+    (tmp_path / "r" / "demo.json").write_text(
+        '{"name": "demo", "command": "python -m fedkit reproduce demo", '
+        '"machine": {"cores": 2}, "data": [{"a": 1.23456}]}'
+    )
     (tmp_path / "r" / "broken.json").write_text("{")
     page = gen.results_page(tmp_path / "r")
     assert "## demo" in page and "`python -m fedkit reproduce demo`" in page and "| 1.235 |" in page

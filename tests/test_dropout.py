@@ -19,8 +19,10 @@ def processes():
 
 def _full_weights(seed: int = 0) -> list[tf.Tensor]:
     rng = np.random.default_rng(seed)
-    return [tf.constant(rng.normal(size=w.shape).astype(np.float32))
-            for w in models.create_original_fedavg_cnn_model().trainable_weights]  # fmt: skip
+    return [
+        tf.constant(rng.normal(size=w.shape).astype(np.float32))
+        for w in models.create_original_fedavg_cnn_model().trainable_weights
+    ]
 
 
 def _sub_model(keep: float) -> tf.keras.Model:
@@ -30,9 +32,12 @@ def _sub_model(keep: float) -> tf.keras.Model:
 
 def _datasets(seed: int, sizes=(5, 3)) -> list[tf.data.Dataset]:
     rng = np.random.default_rng(seed)
-    return [tf.data.Dataset.from_tensor_slices((rng.random((n, 28, 28, 1), dtype=np.float32),
-                                                rng.integers(0, 10, (n, 1)).astype(np.int32))).batch(2)
-            for n in sizes]  # fmt: skip
+    return [
+        tf.data.Dataset.from_tensor_slices(
+            (rng.random((n, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, (n, 1)).astype(np.int32))
+        ).batch(2)
+        for n in sizes
+    ]
 
 
 def test_kept_widths_round_up_and_bad_fractions_are_one_line():
@@ -60,7 +65,8 @@ def test_multiply_adds_match_the_keras_layers():
     # A tiny case by hand: 784 x 25 x 1 x 2, 196 x 25 x 2 x 3, 49 x 3 x 4, 4 x 10.
     assert dropout.forward_multiply_adds((2, 3, 4)) == 39200 + 29400 + 588 + 40
     assert dropout.forward_multiply_adds((2, 3, 4)) == _keras_forward_multiply_adds(
-        models.create_original_fedavg_cnn_model(filters=(2, 3), units=4))  # fmt: skip
+        models.create_original_fedavg_cnn_model(filters=(2, 3), units=4)
+    )
     full = _keras_forward_multiply_adds(models.create_original_fedavg_cnn_model())
     assert dropout.client_flops(1.0, 7) == 3 * full * 7
     assert dropout.client_flops(0.5, 7) == 3 * _keras_forward_multiply_adds(_sub_model(0.5)) * 7
@@ -115,8 +121,9 @@ def test_keep_one_is_plain_fedavg(processes):
     weights = fedavg.ModelWeights(list(state.model_weights.trainable), [])
     expected = plain.next(fedavg.ServerState(weights, 0), datasets)
     assert int(new.round_num) == 1
-    for got, want, before in zip(new.model_weights.trainable, expected.model_weights.trainable, weights.trainable,
-                                 strict=True):  # fmt: skip
+    for got, want, before in zip(
+        new.model_weights.trainable, expected.model_weights.trainable, weights.trainable, strict=True
+    ):
         assert not np.allclose(want, before)  # the round moved every tensor: the comparison is a real one
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -127,8 +134,9 @@ def test_a_dropout_round_moves_only_the_kept_units(processes):
     result = process.next(state, _datasets(6))
     before, after = state.model_weights.trainable, result.state.model_weights.trainable
     kept = dropout.draw_kept(0.5, 11, 0)
-    mask = dropout.scatter([tf.ones_like(s) for s in dropout.select(list(before), kept)], kept,
-                           [w.shape for w in before])  # fmt: skip
+    mask = dropout.scatter(
+        [tf.ones_like(s) for s in dropout.select(list(before), kept)], kept, [w.shape for w in before]
+    )
     for b, a, m in zip(before, after, mask, strict=True):
         moved = np.asarray(a) != np.asarray(b)
         assert not np.any(moved & (m.numpy() == 0))  # units not kept are unchanged
@@ -167,8 +175,14 @@ def test_cli_cost_with_dropout(capsys):
     assert "3.80x less" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, bad", [(["cost", "--dropout", "1.5"], "1.5"), (["cost", "--dropout", "0"], "0"),
-                                       (["reproduce", "sweep", "--dropout", "0.5", "nan"], "nan")])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, bad",
+    [
+        (["cost", "--dropout", "1.5"], "1.5"),
+        (["cost", "--dropout", "0"], "0"),
+        (["reproduce", "sweep", "--dropout", "0.5", "nan"], "nan"),
+    ],
+)
 def test_cli_bad_keep_fraction_is_one_line(args, bad, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err

@@ -40,8 +40,10 @@ class StageTest(test_utils.BaseEncodingStageTest):
                 py_fetches.append(None if tf.is_tensor(fetch) else fetch)
                 tf_fetches.append(fetch if tf.is_tensor(fetch) else ())
         values = self.maybe_evaluate(tf_fetches, session)
-        return [py_utils.merge_dicts(v, p) if isinstance(v, dict) else p if isinstance(v, tuple) and not v else v
-                for v, p in zip(values, py_fetches, strict=True)]  # fmt: skip
+        return [
+            py_utils.merge_dicts(v, p) if isinstance(v, dict) else p if isinstance(v, tuple) and not v else v
+            for v, p in zip(values, py_fetches, strict=True)
+        ]
 
 
 class DriveStageTest(StageTest):
@@ -92,8 +94,9 @@ def round_trip(spec: str, dim: int):
 @pytest.mark.parametrize("bits", sorted(PUBLISHED_DISTORTION))
 def test_lloyd_max_levels_have_the_published_distortion(bits):
     assert eden.lloyd_max_distortion(bits) == pytest.approx(PUBLISHED_DISTORTION[bits], rel=2e-3)
-    assert eden.unbiased_vnmse(eden.lloyd_max_distortion(bits)) == pytest.approx(PUBLISHED_VNMSE[f"eden:{bits}"],
-                                                                               rel=5e-3)  # fmt: skip
+    assert eden.unbiased_vnmse(eden.lloyd_max_distortion(bits)) == pytest.approx(
+        PUBLISHED_VNMSE[f"eden:{bits}"], rel=5e-3
+    )
 
 
 @pytest.mark.parametrize("spec", sorted(PUBLISHED_VNMSE))
@@ -130,9 +133,14 @@ def test_a_biased_decoder_fails_the_unbiasedness_check():
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("eden:0", "write eden:N with N from 1 to 8"), ("eden:x", "'x' in 'eden:x'"), ("eden:9", "from 1 to 8"),
-     ("drive:3", "drive takes no bit width; write 'drive'"), ("eden:²", "'²' in 'eden:²'")],
-)  # fmt: skip
+    [
+        ("eden:0", "write eden:N with N from 1 to 8"),
+        ("eden:x", "'x' in 'eden:x'"),
+        ("eden:9", "from 1 to 8"),
+        ("drive:3", "drive takes no bit width; write 'drive'"),
+        ("eden:²", "'²' in 'eden:²'"),
+    ],
+)
 def test_bad_specs_name_the_value_and_the_forms(spec, message):
     with pytest.raises(ValueError, match="^.*" + message.replace("(", r"\(").replace(")", r"\)")) as error:
         specs.parse_encoder(spec)

@@ -23,10 +23,17 @@ def test_parse(spec, parsed):
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("zip:8", "unknown encoder 'zip'"), ("uniform", "bit width ''"), ("uniform:0", "bit width '0'"),
-     ("hadamard:x", "bit width 'x'"), ("uniform:17", "from 1 to 16"), ("identity:8", "takes no bit width"),
-     ("uniform:\u00b2", "bit width '\u00b2'"), ("kashin:\u0668", "bit width")],
-)  # fmt: skip
+    [
+        ("zip:8", "unknown encoder 'zip'"),
+        ("uniform", "bit width ''"),
+        ("uniform:0", "bit width '0'"),
+        ("hadamard:x", "bit width 'x'"),
+        ("uniform:17", "from 1 to 16"),
+        ("identity:8", "takes no bit width"),
+        ("uniform:\u00b2", "bit width '\u00b2'"),
+        ("kashin:\u0668", "bit width"),
+    ],
+)
 def test_parse_errors_name_the_bad_part(spec, message):
     with pytest.raises(ValueError, match=message):
         encoders.parse_encoder(spec)

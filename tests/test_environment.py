@@ -34,8 +34,12 @@ def test_environment_yml_agrees_with_the_lock():
 
 
 def test_installed_environment_matches_the_lock():
-    freeze = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"], capture_output=True,
-                            text=True, check=True).stdout  # fmt: skip
+    freeze = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     locked, installed = pins((ROOT / "requirements.txt").read_text()), pins(freeze)
     assert {name: installed.get(name) for name in locked} == locked
 

@@ -38,8 +38,15 @@ def test_hadamard_bits(capsys):
 
 
 def row(name, down, up, accuracy):
-    return {"configuration": name, "downlink_bits_per_client_round": down, "uplink_bits_per_client_round": up,
-            "test_accuracy": accuracy, "rounds": 20, "broadcast": name, "aggregate": name}  # fmt: skip
+    return {
+        "configuration": name,
+        "downlink_bits_per_client_round": down,
+        "uplink_bits_per_client_round": up,
+        "test_accuracy": accuracy,
+        "rounds": 20,
+        "broadcast": name,
+        "aggregate": name,
+    }
 
 
 ROWS = [row("a", 100, 100, 0.9), row("b", 30, 30, 0.89), row("c", 30, 40, 0.85), row("d", 10, 10, 0.5)]
@@ -118,9 +125,11 @@ def test_mean_encoder_fn(capsys):
 
 
 def test_differs_from_identity(capsys):
-    rows = [{"configuration": "identity", "test_accuracy_per_seed": [0.90, 0.91, 0.92]},
-            {"configuration": "close", "test_accuracy_per_seed": [0.89, 0.91, 0.90]},
-            {"configuration": "far", "test_accuracy_per_seed": [0.70, 0.71, 0.72]}]  # fmt: skip
+    rows = [
+        {"configuration": "identity", "test_accuracy_per_seed": [0.90, 0.91, 0.92]},
+        {"configuration": "close", "test_accuracy_per_seed": [0.89, 0.91, 0.90]},
+        {"configuration": "far", "test_accuracy_per_seed": [0.70, 0.71, 0.72]},
+    ]
     assert ex.differs_from_identity(rows) == ["far"]
     ex.check_differs_from_identity(lambda r: ["far"], rows)
     assert "['far'] differ" in capsys.readouterr().out

@@ -22,11 +22,14 @@ def test_sub_model_size_right_answer_passes(capsys):
     assert capsys.readouterr().out.startswith("Right: 417,482")
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (1_663_370 // 2, "one factor"),  # half the full model
-    (round(1_663_370 / 4), "one factor"),  # keep squared everywhere
-    (401_408, "is not it"),  # the dense kernel alone
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (1_663_370 // 2, "one factor"),  # half the full model
+        (round(1_663_370 / 4), "one factor"),  # keep squared everywhere
+        (401_408, "is not it"),  # the dense kernel alone
+    ],
+)
 def test_sub_model_size_wrong_answers_fail(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         ex.check_sub_model_size(answer)
@@ -47,11 +50,14 @@ def test_keep_filters_right_answer_passes(capsys):
     assert capsys.readouterr().out.startswith("Right:")
 
 
-@pytest.mark.parametrize("keep_filters", [
-    lambda k, b, n, kept: (k[..., kept], b[kept], n[..., kept]),  # the next layer's filters, not its inputs
-    lambda k, b, n, kept: (k[:, :, kept], b[kept], n[:, :, kept, :]),  # the input axis of a 1-channel kernel
-    lambda k, b, n, kept: (k[..., kept], b, n[:, :, kept, :]),  # the bias left whole
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "keep_filters",
+    [
+        lambda k, b, n, kept: (k[..., kept], b[kept], n[..., kept]),  # the next layer's filters, not its inputs
+        lambda k, b, n, kept: (k[:, :, kept], b[kept], n[:, :, kept, :]),  # the input axis of a 1-channel kernel
+        lambda k, b, n, kept: (k[..., kept], b, n[:, :, kept, :]),  # the bias left whole
+    ],
+)
 def test_keep_filters_wrong_answers_fail(keep_filters):
     with pytest.raises((AssertionError, IndexError), match="a filter is|out of bounds"):
         ex.check_keep_filters(keep_filters)
@@ -72,10 +78,13 @@ def test_forward_multiply_adds_right_answer_passes(capsys):
     assert "1.75x" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("forward_macs, hint", [
-    (lambda keep: round(right_forward_macs(1.0) * keep), "keep x keep"),  # linear in keep
-    (lambda keep: right_forward_macs(keep) - 10 * dropout.kept_widths(keep)[2], "want"),  # output layer left out
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "forward_macs, hint",
+    [
+        (lambda keep: round(right_forward_macs(1.0) * keep), "keep x keep"),  # linear in keep
+        (lambda keep: right_forward_macs(keep) - 10 * dropout.kept_widths(keep)[2], "want"),  # output layer left out
+    ],
+)
 def test_forward_multiply_adds_wrong_answers_fail(forward_macs, hint):
     with pytest.raises(AssertionError, match=hint):
         ex.check_forward_multiply_adds(forward_macs)

@@ -15,10 +15,12 @@ LABELS = {"a": [0, 0, 1, 2, 2, 2], "b": [3, 4, 5, 6, 7, 8, 9, 9]}
 @pytest.fixture(scope="module")
 def client_data():
     """Two writers with known labels, in EMNIST's element structure."""
-    return tff.simulation.datasets.TestClientData({
-        c: collections.OrderedDict(label=np.int32(v), pixels=np.zeros((len(v), 28, 28), np.float32))
-        for c, v in LABELS.items()
-    })  # fmt: skip
+    return tff.simulation.datasets.TestClientData(
+        {
+            c: collections.OrderedDict(label=np.int32(v), pixels=np.zeros((len(v), 28, 28), np.float32))
+            for c, v in LABELS.items()
+        }
+    )
 
 
 def test_label_counts(client_data, capsys):

@@ -15,8 +15,13 @@ def run(rounds=3, clients=10, epochs=2, seed=0, down=DOWN, up=UP, track_size=Tru
     rng, rows = np.random.default_rng(seed), []
     for r in range(1, rounds + 1):
         sampled = rng.choice(100, size=clients, replace=False)
-        row = {"round": r, "loss": 1.0, "accuracy": 0.5, "clients": clients,
-               "examples": int(epochs * (100 * clients + sampled.sum()))}  # fmt: skip
+        row = {
+            "round": r,
+            "loss": 1.0,
+            "accuracy": 0.5,
+            "clients": clients,
+            "examples": int(epochs * (100 * clients + sampled.sum())),
+        }
         if track_size:
             row |= {"cumulative_broadcast_bits": r * clients * down, "cumulative_aggregate_bits": r * clients * up}
         rows.append(row)
@@ -67,13 +72,15 @@ def test_train_evaluation_data(emnist, capsys):
     ex.check_train_evaluation_data(right, train)
     assert "Right:" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="in its training data"):
-        ex.check_train_evaluation_data([data.preprocess_test(test.create_tf_dataset_for_client(c))
-                                        for c in train.client_ids], train)  # fmt: skip
+        ex.check_train_evaluation_data(
+            [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in train.client_ids], train
+        )
     with pytest.raises(AssertionError, match="datasets for"):
         ex.check_train_evaluation_data(right[:10], train)
     with pytest.raises(AssertionError, match="28, 28, 1"):
-        ex.check_train_evaluation_data([data.preprocess_test(train.create_tf_dataset_for_client(c), flat=True)
-                                        for c in train.client_ids], train)  # fmt: skip
+        ex.check_train_evaluation_data(
+            [data.preprocess_test(train.create_tf_dataset_for_client(c), flat=True) for c in train.client_ids], train
+        )
 
 
 def test_dense_run(capsys):

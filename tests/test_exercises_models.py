@@ -25,11 +25,13 @@ def test_server_accuracy(capsys):
 
 def _mlp_model_fn(hidden=32):
     def model_fn():
-        keras_model = tf.keras.Sequential([
-            tf.keras.layers.InputLayer(input_shape=(784,)),
-            tf.keras.layers.Dense(hidden, activation="relu"),
-            tf.keras.layers.Dense(10, activation="softmax"),
-        ])  # fmt: skip
+        keras_model = tf.keras.Sequential(
+            [
+                tf.keras.layers.InputLayer(input_shape=(784,)),
+                tf.keras.layers.Dense(hidden, activation="relu"),
+                tf.keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         return tff.learning.models.from_keras_model(
             keras_model,
             input_spec=models.input_spec("dense"),

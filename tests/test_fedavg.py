@@ -96,8 +96,11 @@ def _fedkit_prox(mu: float, dataset) -> list:
 def _tff_prox(mu: float, dataset) -> list:
     sgd = tff.learning.optimizers.build_sgdm
     process = tff.learning.algorithms.build_weighted_fed_prox(
-        models.functional_model("dense"), proximal_strength=mu, client_optimizer_fn=sgd(0.1),
-        server_optimizer_fn=sgd(1.0))  # fmt: skip
+        models.functional_model("dense"),
+        proximal_strength=mu,
+        client_optimizer_fn=sgd(0.1),
+        server_optimizer_fn=sgd(1.0),
+    )
     return process.get_model_weights(process.next(process.initialize(), [dataset]).state).trainable
 
 

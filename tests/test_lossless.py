@@ -135,8 +135,10 @@ def exact_levels(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def test_encoded_mean_sums_the_clients_measured_lengths():
     rng = np.random.default_rng(2)
-    values = [{"big": exact_levels(rng, 12_000).reshape(120, 100), "bias": rng.normal(size=7).astype(np.float32)}
-              for _ in range(3)]  # fmt: skip
+    values = [
+        {"big": exact_levels(rng, 12_000).reshape(120, 100), "bias": rng.normal(size=7).astype(np.float32)}
+        for _ in range(3)
+    ]
     process = encoders.encoded_mean("uniform-eg:8", threshold=100).create(VALUE_TYPE, tff.TensorType(np.float32))
     output = process.next(process.initialize(), values, [1.0, 1.0, 1.0])
     per_client = [expected_length(v["big"].ravel()) for v in values]
@@ -172,8 +174,10 @@ def test_encoded_broadcast_reports_the_servers_length():
 
 
 def test_unused_code_bits_and_tracker_totals():
-    metrics = {"distributor": {"measured_code_bits": 300, "code_capacity_bits": 1000},
-               "aggregator": {"measured_code_bits": 2500, "code_capacity_bits": 1000}}  # fmt: skip
+    metrics = {
+        "distributor": {"measured_code_bits": 300, "code_capacity_bits": 1000},
+        "aggregator": {"measured_code_bits": 2500, "code_capacity_bits": 1000},
+    }
     assert sizing.unused_code_bits(metrics, clients=4) == (4 * (1000 - 300), 4 * 1000 - 2500)
     assert sizing.unused_code_bits({"aggregator": {}}, 4) is None and sizing.unused_code_bits(None, 4) is None
     tracker = sizing.SizeTracker(sizing.CommunicationCost(5000, 6000, {}))
@@ -199,14 +203,17 @@ def test_spec_and_cost_report():
 
 def test_run_rounds_records_static_and_measured_bits(emnist, tmp_path, capsys):
     train, _ = emnist
-    process = training.build_fedavg("dense", client_lr=0.1, broadcast="uniform-eg:4", aggregate="uniform-eg:4",
-                                    threshold=100)  # fmt: skip
+    process = training.build_fedavg(
+        "dense", client_lr=0.1, broadcast="uniform-eg:4", aggregate="uniform-eg:4", threshold=100
+    )
     _, history = training.run_rounds(process, train, 2, clients_per_round=3, flat=True, log_dir=tmp_path)
     cost = sizing.communication_cost(process.next)
     assert history.column("cumulative_broadcast_bits") == [cost.broadcast_bits * 3 * r for r in (1, 2)]
     for direction in ("broadcast", "aggregate"):
-        static, measured = history.column(f"cumulative_{direction}_bits"), history.column(
-            f"measured_cumulative_{direction}_bits")  # fmt: skip
+        static, measured = (
+            history.column(f"cumulative_{direction}_bits"),
+            history.column(f"measured_cumulative_{direction}_bits"),
+        )
         assert 0 < measured[0] < static[0] and measured[0] < measured[1] < static[1]
     assert all("(measured " in line for line in capsys.readouterr().out.splitlines())
     tags = set()

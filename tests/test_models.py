@@ -118,9 +118,7 @@ def test_dense_variable_model_has_the_keras_wrappers_interface():
 
 
 def test_fedavg_round_with_variable_model_equals_the_keras_one():
-    datasets = [
-        tf.data.Dataset.from_tensor_slices(_batch(n, seed=10 + n)).batch(4) for n in (6, 9)
-    ]  # fmt: skip
+    datasets = [tf.data.Dataset.from_tensor_slices(_batch(n, seed=10 + n)).batch(4) for n in (6, 9)]
     weights = []
     for model_fn in (models.variable_model_fn, models.model_fn("dense")):
         process = tff.learning.algorithms.build_weighted_fed_avg(

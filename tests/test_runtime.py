@@ -82,8 +82,9 @@ print(os.getpid(), s.value)
 
 def test_launcher_becomes_the_program_in_its_own_process_with_a_parent_death_signal():
     # Same pid: fedkit reads the worker's port and environment from /proc/<Popen's pid>.
-    proc = subprocess.Popen(runtime._with_launcher([sys.executable, "-c", REPORT_PID_AND_DEATH_SIGNAL]),
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        runtime._with_launcher([sys.executable, "-c", REPORT_PID_AND_DEATH_SIGNAL]), stdout=subprocess.PIPE, text=True
+    )
     out, _ = proc.communicate(timeout=60)
     assert out.split() == [str(proc.pid), str(int(signal.SIGKILL))]
 
@@ -91,16 +92,22 @@ def test_launcher_becomes_the_program_in_its_own_process_with_a_parent_death_sig
 def test_launcher_does_not_start_the_program_when_its_parent_is_not_the_caller():
     # As when the caller died before the launcher set the signal: the program would be orphaned.
     launched = runtime._with_launcher([sys.executable, "-c", "print('started')"])
-    out = subprocess.run(["/bin/sh", "-c", '"$@"; echo "status $?"', "sh", *launched],
-                         capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    out = subprocess.run(
+        ["/bin/sh", "-c", '"$@"; echo "status $?"', "sh", *launched], capture_output=True, text=True, timeout=60
+    ).stdout
     assert out.split() == ["status", "1"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_worker_ends_when_process_is_interrupted_or_killed(sig):
     with terminal_signals():
-        proc = subprocess.Popen([sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", START_WORKER + "import time; time.sleep(600)"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
     worker_pid = int(proc.stdout.readline())
     assert pid_alive(worker_pid)
     # The worker's log is an unlinked file: nothing is left in the temp folder even after SIGKILL.
@@ -120,8 +127,9 @@ def test_sigterm_handler_of_the_user_is_kept():
     code = (
         "import signal, sys\n"
         "signal.signal(signal.SIGTERM, lambda *a: (print('mine', flush=True), sys.exit(7)))\n"
-        + START_WORKER + "import os, time; os.kill(os.getpid(), signal.SIGTERM); time.sleep(60)"
-    )  # fmt: skip
+        + START_WORKER
+        + "import os, time; os.kill(os.getpid(), signal.SIGTERM); time.sleep(60)"
+    )
     result = run_python(code, timeout=900)
     worker_pid = int(result.stdout.split()[0])
     assert result.returncode == 7 and "mine" in result.stdout, result.stderr
@@ -157,8 +165,14 @@ def test_autograph_leaves_no_file_in_the_temp_folder_even_when_killed(tmp_path):
     script, temp = tmp_path / "script.py", tmp_path / "tmp"  # AutoGraph reads a function's source from its file
     script.write_text(AUTOGRAPH_THEN_KILLED)
     temp.mkdir()
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=ROOT,
-                            env={**os.environ, "TMPDIR": str(temp)})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(temp)},
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
     value, error_line = result.stdout.splitlines()
     # Errors in converted code still point at the learner's own line.
@@ -192,7 +206,7 @@ def test_tff_imported_before_fedkit_gets_fedkits_default_context():
         "before = type(tff.framework.get_context_stack().current).__name__\n"
         "import fedkit\n"
         "print(before, type(tff.framework.get_context_stack().current).__name__)\n"
-    )  # fmt: skip
+    )
     result = run_python(code, timeout=900)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["SyncExecutionContext", "LocalContext"]
@@ -231,8 +245,10 @@ def test_worker_environment_has_fedkits_defaults_unless_the_user_sets_them(monke
 
 def test_tensorflow_imported_before_fedkit_still_runs_its_onednn_kernels():
     # As a notebook's first cell does; TensorFlow reads the setting at its first op, not at its import.
-    code = ("import tensorflow as tf\nimport fedkit\nfrom tensorflow.python.util import _pywrap_util_port\n"
-            "tf.constant(1.0) + 1.0\nprint(_pywrap_util_port.IsMklEnabled())")  # fmt: skip
+    code = (
+        "import tensorflow as tf\nimport fedkit\nfrom tensorflow.python.util import _pywrap_util_port\n"
+        "tf.constant(1.0) + 1.0\nprint(_pywrap_util_port.IsMklEnabled())"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = run_python(code, env=env)
     assert result.returncode == 0, result.stderr
@@ -281,8 +297,11 @@ def test_fedavg_round_on_two_workers_matches_local(emnist):
     local_train, sharded_train = (r.metrics["client_work"]["train"] for r in (local, sharded))
     assert int(sharded_train["num_examples"]) == int(local_train["num_examples"])
     assert float(sharded_train["loss"]) == pytest.approx(float(local_train["loss"]), rel=1e-5)
-    for a, b in zip(process.get_model_weights(local.state).trainable,
-                    process.get_model_weights(sharded.state).trainable, strict=False):  # fmt: skip
+    for a, b in zip(
+        process.get_model_weights(local.state).trainable,
+        process.get_model_weights(sharded.state).trainable,
+        strict=False,
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

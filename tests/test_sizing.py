@@ -16,8 +16,13 @@ def at_clients(value_type) -> tff.FederatedType:
 
 
 def test_type_bits():
-    t = tff.StructType([("a", tff.TensorType(np.float32, [3, 4])), ("b", tff.TensorType(np.int64)),
-                        ("c", tff.TensorType(np.bool_, [5]))])  # fmt: skip
+    t = tff.StructType(
+        [
+            ("a", tff.TensorType(np.float32, [3, 4])),
+            ("b", tff.TensorType(np.int64)),
+            ("c", tff.TensorType(np.bool_, [5])),
+        ]
+    )
     assert sizing.type_bits(t) == 12 * 32 + 64 + 5 * 1  # a bool is one bit
     assert sizing.type_bits(tff.SequenceType(np.float32)) == 0  # datasets count nothing
     for bad in (tff.TensorType(np.float32, [None, 3]), tff.TensorType(np.str_)):
@@ -50,10 +55,13 @@ def test_directions_and_aggregate_arguments():
 
     cost = sizing.communication_cost(comp)
     assert cost.by_intrinsic == {
-        "federated_broadcast": 3200, "federated_value_at_clients": 64, sizing.PARAMETER: 32,
-        "federated_aggregate": 32, "federated_weighted_mean": 64,  # the value and its weight
+        "federated_broadcast": 3200,
+        "federated_value_at_clients": 64,
+        sizing.PARAMETER: 32,
+        "federated_aggregate": 32,
+        "federated_weighted_mean": 64,  # the value and its weight
         sizing.RESULT: 3200,  # `down` is returned to Python from the clients
-    }  # fmt: skip
+    }
     assert cost.broadcast_bits == 3200 + 64 + 32 and cost.aggregate_bits == 32 + 64 + 3200
     assert cost.per_round(7) == (7 * 3296, 7 * 3296)
 
@@ -82,8 +90,13 @@ def test_select_counts_keys_up_and_selected_slices_down():
 # from Python to a client and the value read back. Their expected [elements, dtype] histories,
 # in bits with the executor's widths (bool 1, string 8 per byte).
 INT10 = tff.TensorType(np.int32, [10])
-NESTED = tff.StructType([("a", tff.TensorType(np.int32, [4])), ("b", tff.TensorType(np.bool_, [2])),
-                         ("c", tff.TensorType(np.int64, [2, 3]))])  # fmt: skip
+NESTED = tff.StructType(
+    [
+        ("a", tff.TensorType(np.int32, [4])),
+        ("b", tff.TensorType(np.bool_, [2])),
+        ("c", tff.TensorType(np.int64, [2, 3])),
+    ]
+)
 NESTED_VALUE = collections.OrderedDict(a=[0, 1, 2, 3], b=[True, False], c=[[1, 2, 3], [4, 5, 6]])
 
 
@@ -117,14 +130,21 @@ EXECUTOR_CASES = {
     # name: (computation, one client's value, broadcast bits, aggregate bits)
     "simple": (on_clients(add_one, INT10), list(range(10)), 10 * 32, 10 * 32),
     "different_input_output": (on_clients(return_constant, INT10), list(range(10)), 10 * 32, 1 * 32),
-    "multiple_inputs": (on_clients(add_as_int64, tff.StructType([add_as_int64.type_signature.parameter[0], INT10])),
-                        (np.arange(10.0), np.arange(10, dtype=np.int32)), 10 * 64 + 10 * 32, 10 * 64),
-    "nested_tuple": (on_clients(None, tff.StructType([("a", NESTED), ("b", NESTED)])),
-                     collections.OrderedDict(a=NESTED_VALUE, b=NESTED_VALUE), 2 * (4 * 32 + 2 * 1 + 6 * 64),
-                     2 * (4 * 32 + 2 * 1 + 6 * 64)),
+    "multiple_inputs": (
+        on_clients(add_as_int64, tff.StructType([add_as_int64.type_signature.parameter[0], INT10])),
+        (np.arange(10.0), np.arange(10, dtype=np.int32)),
+        10 * 64 + 10 * 32,
+        10 * 64,
+    ),
+    "nested_tuple": (
+        on_clients(None, tff.StructType([("a", NESTED), ("b", NESTED)])),
+        collections.OrderedDict(a=NESTED_VALUE, b=NESTED_VALUE),
+        2 * (4 * 32 + 2 * 1 + 6 * 64),
+        2 * (4 * 32 + 2 * 1 + 6 * 64),
+    ),
     "empty_tuple": (on_clients(None, tff.StructType([])), collections.OrderedDict(), 0, 0),
     "unnamed_tuple": (on_clients(None, tff.StructType([np.int32, np.int32])), (0, 1), 2 * 32, 2 * 32),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(EXECUTOR_CASES))
@@ -174,6 +194,8 @@ def test_removed_backend_test_size_info():
     measured = sizing.measure(mean_over_threshold, temperatures, np.float32(15.0))
     assert (measured.broadcast_bits, measured.aggregate_bits) == (10 * 32, 10 * 32 * 2)
     assert sizing.communication_cost(mean_over_threshold).per_round(10) == (10 * 32, 10 * 32 * 2)
+
+
 def test_non_static_values_are_reported_not_guessed():
     @tff.federated_computation(tff.FederatedType(tff.TensorType(np.float32, [None]), tff.SERVER))
     def comp(x):

@@ -19,11 +19,19 @@ def test_grid_names_are_unique_and_selectable():
 
 def test_ratios_against_identity():
     rows = [
-        {"broadcast": "identity", "aggregate": "identity", "downlink_bits_per_client_round": 3200,
-         "uplink_bits_per_client_round": 3300},
-        {"broadcast": "uniform:8", "aggregate": "identity", "downlink_bits_per_client_round": 1000,
-         "uplink_bits_per_client_round": 3300},
-    ]  # fmt: skip
+        {
+            "broadcast": "identity",
+            "aggregate": "identity",
+            "downlink_bits_per_client_round": 3200,
+            "uplink_bits_per_client_round": 3300,
+        },
+        {
+            "broadcast": "uniform:8",
+            "aggregate": "identity",
+            "downlink_bits_per_client_round": 1000,
+            "uplink_bits_per_client_round": 3300,
+        },
+    ]
     sweep.add_ratios(rows)
     assert [(r["downlink_ratio"], r["uplink_ratio"]) for r in rows] == [(1.0, 1.0), (3.2, 1.0)]
 
@@ -38,13 +46,24 @@ def test_interval_over_seeds():
 
 
 def row(name, down, up, accuracy, rounds=10):
-    return {"configuration": name, "downlink_bits_per_client_round": down, "uplink_bits_per_client_round": up,
-            "test_accuracy": accuracy, "rounds": rounds}  # fmt: skip
+    return {
+        "configuration": name,
+        "downlink_bits_per_client_round": down,
+        "uplink_bits_per_client_round": up,
+        "test_accuracy": accuracy,
+        "rounds": rounds,
+    }
 
 
 def test_pareto_front():
-    rows = [row("identity", 100, 100, 0.93), row("8 both", 30, 30, 0.92), row("8 down", 30, 100, 0.92),
-            row("2 both", 8, 8, 0.84), row("worse, dearer", 50, 50, 0.80), row("as 8 both", 30, 30, 0.92)]  # fmt: skip
+    rows = [
+        row("identity", 100, 100, 0.93),
+        row("8 both", 30, 30, 0.92),
+        row("8 down", 30, 100, 0.92),
+        row("2 both", 8, 8, 0.84),
+        row("worse, dearer", 50, 50, 0.80),
+        row("as 8 both", 30, 30, 0.92),
+    ]
     # "8 down" costs more than "8 both" for the same accuracy; ties with equal cost and accuracy both stay.
     assert sweep.pareto_front(rows) == [True, True, False, True, False, True]
     assert sweep.pareto_front([row("only", 1, 1, 0.5)]) == [True]
@@ -105,10 +124,12 @@ def test_bad_settings_are_refused_before_any_work(sample_cache, tmp_path, proble
     a_file = tmp_path / "results.csv"
     a_file.write_text("not a folder")
     out, cache, clients = tmp_path / "out", sample_cache, 2
-    expected = {"out is a file": "output folder .* is a file: give a folder with --out",
-                "out under a file": "output folder .* cannot be created .*--out",
-                "cache is a file": "cache folder .* is a file: give a folder with --cache-dir",
-                "too many clients": r"clients_per_round=1000 but the training data has only \d+ "}[problem]  # fmt: skip
+    expected = {
+        "out is a file": "output folder .* is a file: give a folder with --out",
+        "out under a file": "output folder .* cannot be created .*--out",
+        "cache is a file": "cache folder .* is a file: give a folder with --cache-dir",
+        "too many clients": r"clients_per_round=1000 but the training data has only \d+ ",
+    }[problem]
     if problem == "out is a file":
         out = a_file
     elif problem == "out under a file":
@@ -127,17 +148,32 @@ def test_bad_settings_are_refused_before_any_work(sample_cache, tmp_path, proble
 
 def test_dropout_grid_ratios_and_compute_column():
     grid = sweep.dropout_grid([1.0, 0.5])
-    assert [c.name for c in grid] == ["dropout 1", "dropout 1, uniform:4 down, uniform:2 up",
-                                      "dropout 1, kashin:4 down, uniform:2 up", "dropout 0.5",
-                                      "dropout 0.5, uniform:4 down, uniform:2 up",
-                                      "dropout 0.5, kashin:4 down, uniform:2 up"]  # fmt: skip
+    assert [c.name for c in grid] == [
+        "dropout 1",
+        "dropout 1, uniform:4 down, uniform:2 up",
+        "dropout 1, kashin:4 down, uniform:2 up",
+        "dropout 0.5",
+        "dropout 0.5, uniform:4 down, uniform:2 up",
+        "dropout 0.5, kashin:4 down, uniform:2 up",
+    ]
     assert [c.dropout for c in grid] == [1.0] * 3 + [0.5] * 3 and grid[4].broadcast == "uniform:4"
     rows = [
-        {"configuration": c.name, "broadcast": c.broadcast, "aggregate": c.aggregate, "dropout": c.dropout,
-         "downlink_bits_per_client_round": bits, "uplink_bits_per_client_round": bits, "test_accuracy": 0.9,
-         "test_accuracy_ci95": 0.01, "test_loss": 0.3, "rounds": 2, "seeds": "0 1", "wall_seconds": 1.0}
+        {
+            "configuration": c.name,
+            "broadcast": c.broadcast,
+            "aggregate": c.aggregate,
+            "dropout": c.dropout,
+            "downlink_bits_per_client_round": bits,
+            "uplink_bits_per_client_round": bits,
+            "test_accuracy": 0.9,
+            "test_accuracy_ci95": 0.01,
+            "test_loss": 0.3,
+            "rounds": 2,
+            "seeds": "0 1",
+            "wall_seconds": 1.0,
+        }
         for c, bits in zip(grid, [4000, 500, 800, 1000, 125, 250], strict=True)
-    ]  # fmt: skip
+    ]
     sweep.add_ratios(rows)
     assert [r["downlink_ratio"] for r in rows] == [1.0, 8.0, 5.0, 4.0, 32.0, 16.0]  # against "dropout 1"
     # (784*25*32 + 196*25*32*64 + 49*64*512 + 512*10) / (784*25*16 + 196*25*16*32 + 49*32*256 + 256*10)

@@ -28,19 +28,41 @@ def get_json(url: str):
 def tensorboard(tmp_path):
     """Yield a function that starts TensorBoard on `logdir` and returns its URL; stop it afterwards."""
     if importlib.util.find_spec("pkg_resources") is None:
-        pytest.fail("TensorBoard 2.14 imports pkg_resources, which setuptools >= 81 no longer ships: "
-                    "pin setuptools<81 in requirements.in and run `make lock`.")  # fmt: skip
+        pytest.fail(
+            "TensorBoard 2.14 imports pkg_resources, which setuptools >= 81 no longer ships: "
+            "pin setuptools<81 in requirements.in and run `make lock`."
+        )
     processes = []
 
     def start(logdir) -> str:
         log_path = tmp_path / "tensorboard.log"
         # Port 0: the server binds a free port itself and prints its URL. --load_fast=false: no Rust
         # data-server child, so stopping this one process stops everything.
-        command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
-                   "--port", "0", "--load_fast", "false", "--reload_interval", "1"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--load_fast",
+            "false",
+            "--reload_interval",
+            "1",
+        ]
         with open(log_path, "wb") as log:
-            processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}))  # fmt: skip
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                )
+            )
         deadline = time.monotonic() + 600  # importing TensorFlow takes minutes on a busy machine
         while time.monotonic() < deadline and processes[-1].poll() is None:
             match = re.search(r"http://127\.0\.0\.1:\d+", log_path.read_text(errors="replace"))
@@ -78,12 +100,21 @@ def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard)
     train, _ = emnist
     # The compressed run quantizes the upload to 8 bits (threshold 0: the dense model's 7,850 weights are
     # under the default threshold), so its aggregated bits must differ from the original's.
-    processes = {"original": training.build_fedavg("dense", client_lr=0.1),
-                 "compressed": training.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=0)}
+    processes = {
+        "original": training.build_fedavg("dense", client_lr=0.1),
+        "compressed": training.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=0),
+    }
     histories = {}
     for name in RUNS:
-        _, histories[name] = training.run_rounds(processes[name], train, rounds=2, clients_per_round=2, flat=True,
-                                                 log_dir=tmp_path / "logs" / name, verbose=False)  # fmt: skip
+        _, histories[name] = training.run_rounds(
+            processes[name],
+            train,
+            rounds=2,
+            clients_per_round=2,
+            flat=True,
+            log_dir=tmp_path / "logs" / name,
+            verbose=False,
+        )
     url = tensorboard(tmp_path / "logs")
     assert set(wait_for_runs(url, RUNS)) == set(RUNS)
     tags = get_json(f"{url}/data/plugin/scalars/tags")
@@ -96,7 +127,8 @@ def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard)
         # Stored as float32 scalars: the same bits as the run's history, to float32 precision.
         np.testing.assert_allclose(values, histories[name].column("cumulative_broadcast_bits"), rtol=1e-7)
         points = get_json(f"{url}/data/plugin/scalars/scalars?run={name}&tag=cumulative_aggregated_bits")
-        np.testing.assert_allclose([value for _, _, value in points],
-                                   histories[name].column("cumulative_aggregate_bits"), rtol=1e-7)  # fmt: skip
+        np.testing.assert_allclose(
+            [value for _, _, value in points], histories[name].column("cumulative_aggregate_bits"), rtol=1e-7
+        )
     uploaded = {name: histories[name].column("cumulative_aggregate_bits")[-1] for name in RUNS}
     assert uploaded["compressed"] < uploaded["original"] / 3, uploaded

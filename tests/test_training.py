@@ -16,8 +16,9 @@ def dense_fedavg():
 
 def test_rounds_record_metrics_bits_and_tensorboard(emnist, dense_fedavg, tmp_path):
     train, test = emnist
-    state, history = training.run_rounds(dense_fedavg, train, rounds=3, clients_per_round=4, seed=5, flat=True,
-                                         log_dir=tmp_path, verbose=False)  # fmt: skip
+    state, history = training.run_rounds(
+        dense_fedavg, train, rounds=3, clients_per_round=4, seed=5, flat=True, log_dir=tmp_path, verbose=False
+    )
     cost = sizing.communication_cost(dense_fedavg.next)
     assert history.column("round") == [1, 2, 3]
     assert history.column("cumulative_broadcast_bits") == [cost.broadcast_bits * 4 * r for r in (1, 2, 3)]
@@ -45,10 +46,13 @@ def test_rounds_record_metrics_bits_and_tensorboard(emnist, dense_fedavg, tmp_pa
     true_class = probabilities[np.arange(len(y)), y[:, 0]]
     assert metrics["loss"] == pytest.approx(np.mean(-np.log(np.clip(true_class, 1e-7, 1))), rel=1e-5)
 
+
 def test_same_seed_same_run(emnist, dense_fedavg):
     train, _ = emnist
-    runs = [training.run_rounds(dense_fedavg, train, 2, clients_per_round=3, seed=11, flat=True, verbose=False)
-            for _ in range(2)]  # fmt: skip
+    runs = [
+        training.run_rounds(dense_fedavg, train, 2, clients_per_round=3, seed=11, flat=True, verbose=False)
+        for _ in range(2)
+    ]
     (s1, h1), (s2, h2) = runs
     assert h1.column("examples") == h2.column("examples")
     for a, b in zip(
@@ -111,8 +115,7 @@ def functional_fedavg():
 
 def test_functional_model_rounds_and_evaluation(emnist, functional_fedavg):
     train, test = emnist
-    _, history = training.run_rounds(functional_fedavg, train, 2, clients_per_round=3, seed=2, flat=True,
-                                     verbose=False)  # fmt: skip
+    _, history = training.run_rounds(functional_fedavg, train, 2, clients_per_round=3, seed=2, flat=True, verbose=False)
     assert history.column("round") == [1, 2] and all(0 <= a <= 1 for a in history.column("accuracy"))
     assert "loss" not in history.rows[0]  # the functional dense model reports accuracy only
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids[:3]]
@@ -137,8 +140,9 @@ def test_accuracy_metric_found_by_name_or_given():
 def test_accuracy_metric_argument_reaches_history(emnist, functional_fedavg):
     train, _ = emnist
     with pytest.raises(ValueError, match="accuracy_metric='top5' is not among the model's metrics"):
-        training.run_rounds(functional_fedavg, train, 1, clients_per_round=2, flat=True, verbose=False,
-                            accuracy_metric="top5")  # fmt: skip
+        training.run_rounds(
+            functional_fedavg, train, 1, clients_per_round=2, flat=True, verbose=False, accuracy_metric="top5"
+        )
 
 
 @pytest.mark.parametrize("lr", [float("inf"), float("nan"), -0.1])
@@ -150,8 +154,14 @@ def test_non_finite_learning_rates_are_refused(lr):
 
 
 def test_process_carries_its_configuration(dense_fedavg):
-    assert dense_fedavg.fedkit_config == {"model": "dense", "client_lr": 0.1, "server_lr": 1.0, "broadcast": None,
-                                          "aggregate": None, "threshold": encoders.DEFAULT_THRESHOLD}  # fmt: skip
+    assert dense_fedavg.fedkit_config == {
+        "model": "dense",
+        "client_lr": 0.1,
+        "server_lr": 1.0,
+        "broadcast": None,
+        "aggregate": None,
+        "threshold": encoders.DEFAULT_THRESHOLD,
+    }
 
 
 def test_fewer_rounds_than_the_checkpoint_holds_is_an_error(emnist, dense_fedavg, tmp_path):

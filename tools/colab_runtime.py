@@ -20,7 +20,9 @@ COLAB_ORIGIN = "https://colab.research.google.com"
 def server_argv(port: int, token: str, root: Path = ROOT) -> list[str]:
     """The command that runs the Jupyter server for Colab on 127.0.0.1:`port` with `token`."""
     return [
-        sys.executable, "-m", "jupyter_server",
+        sys.executable,
+        "-m",
+        "jupyter_server",
         f"--ServerApp.allow_origin={COLAB_ORIGIN}",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -29,7 +31,7 @@ def server_argv(port: int, token: str, root: Path = ROOT) -> list[str]:
         "--ServerApp.open_browser=False",
         f"--ServerApp.root_dir={root}",
         *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),  # as in a container
-    ]  # fmt: skip
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

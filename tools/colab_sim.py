@@ -44,6 +44,7 @@ def not_in_a_clone(folder: str, names: list[str]) -> set[str]:
     """copytree's ignore function for a copy of the working tree as a clone would have it."""
     return ANY_SKIP(folder, names) | (TOP_SKIP(folder, names) if Path(folder) == ROOT else set())
 
+
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s#;]+)", re.M)
 
 
@@ -62,10 +63,25 @@ def write_pins(freeze: Path) -> None:
         (Path(tmp) / "in.txt").write_text("".join(f"{n}=={colab[n]}\n" for n in wanted))
         (Path(tmp) / "colab.txt").write_text("".join(f"{n}=={v}\n" for n, v in colab.items()))
         out = subprocess.run(
-            [uv(), "pip", "compile", f"{tmp}/in.txt", "--constraint", f"{tmp}/colab.txt", "--python-version", "3.11",
-             "--python-platform", "x86_64-manylinux_2_31", "--no-header", "--no-annotate", "--quiet"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            [
+                uv(),
+                "pip",
+                "compile",
+                f"{tmp}/in.txt",
+                "--constraint",
+                f"{tmp}/colab.txt",
+                "--python-version",
+                "3.11",
+                "--python-platform",
+                "x86_64-manylinux_2_31",
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     resolved = PIN.findall(out)
     strays = [f"{n}=={v}" for n, v in resolved if colab.get(normalize(n), v) != v]
     if strays:
@@ -100,8 +116,21 @@ def build() -> None:
         for args in pip_install_args(str(checkout)):
             run([uv(), "pip", *args[:1], "--python", target, "--compile-bytecode", *args[1:]])  # as pip does
     verify(target)
-    run([target, "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL,
-         "--display-name", "Python 3.11 (Colab 2025.07 simulation)"])  # fmt: skip
+    run(
+        [
+            target,
+            "-Xfrozen_modules=off",
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(VENV),
+            "--name",
+            KERNEL,
+            "--display-name",
+            "Python 3.11 (Colab 2025.07 simulation)",
+        ]
+    )
     # The setup cell silences TF's C++ logging in Colab before the notebook imports TensorFlow; the
     # simulation's kernel does not run that branch (it is not Colab), so its kernel spec does it.
     spec = VENV / "share" / "jupyter" / "kernels" / KERNEL / "kernel.json"
@@ -120,17 +149,29 @@ def verify(python: str) -> None:
     if wrong:
         sys.exit(f"{VENV.name}: installed versions differ from the expected ones (installed, expected): {wrong}")
     kept = len(colab.keys() - ours.keys())
-    print(f"{VENV.name}: {len(ours)} packages at the kit's pins, {kept} more at Colab's versions (ipykernel "
-          f"{installed['ipykernel']}, IPython {installed['ipython']}, tornado {installed['tornado']})")
+    print(
+        f"{VENV.name}: {len(ours)} packages at the kit's pins, {kept} more at Colab's versions (ipykernel "
+        f"{installed['ipykernel']}, IPython {installed['ipython']}, tornado {installed['tornado']})"
+    )
 
 
 def check(notebooks: list[str]) -> int:
     """nbval over `notebooks`, driven from this Python, in the simulation's kernel; outputs go to a tmp FEDKIT_HOME."""
     with tempfile.TemporaryDirectory(prefix="fedkit-colab-sim-") as home:
         env = dict(os.environ, JUPYTER_PATH=str(VENV / "share" / "jupyter"), FEDKIT_HOME=home)
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", *notebooks,
-               f"--nbval-kernel-name={KERNEL}", "--nbval-sanitize-with=tests/nbval_sanitize.cfg",
-               "--nbval-cell-timeout=1800", "-q"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            *notebooks,
+            f"--nbval-kernel-name={KERNEL}",
+            "--nbval-sanitize-with=tests/nbval_sanitize.cfg",
+            "--nbval-cell-timeout=1800",
+            "-q",
+        ]
         print("+", " ".join(cmd), flush=True)
         return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

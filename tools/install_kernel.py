@@ -14,7 +14,10 @@ spec = json.loads((path / "kernel.json").read_text())
 # TensorFlow's C++ logging writes to stderr at import, which nbval would see as an output.
 # googleapis-common-protos 1.61 (pinned by TFF) imports pkg_resources, whose setuptools (kept below 81 for
 # TensorBoard) warns about it on stderr when a notebook imports TFF before fedkit.
-spec["env"] = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR",
-               "PYTHONWARNINGS": f"ignore:{PKG_RESOURCES_WARNING}:UserWarning"}  # fmt: skip
+spec["env"] = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRPC_VERBOSITY": "ERROR",
+    "PYTHONWARNINGS": f"ignore:{PKG_RESOURCES_WARNING}:UserWarning",
+}
 (path / "kernel.json").write_text(json.dumps(spec, indent=1))
 print(f"Installed Jupyter kernel {name!r} at {path}")

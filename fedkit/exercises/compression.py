@@ -20,16 +20,23 @@ def check_uniform_bits(bits: int, elements: int, answer: int) -> None:
     """08, exercise 1: the bits `uniform:<bits>` sends for a tensor of `elements` float32 values."""
     actual = sent_bits(lambda: te.encoders.uniform_quantization(bits=bits), elements)
     if answer == elements * bits or answer == elements * bits + 64:
-        raise AssertionError(f"{answer:,} counts {bits} bits per value, as if packed densely: bitpacking fills only "
-                             "28 of the 32 bits of each int32, so round up to whole int32s of 28 bits.")  # fmt: skip
+        raise AssertionError(
+            f"{answer:,} counts {bits} bits per value, as if packed densely: bitpacking fills only "
+            "28 of the 32 bits of each int32, so round up to whole int32s of 28 bits."
+        )
     if answer == actual - 64:
-        raise AssertionError(f"{answer:,} is the packed values alone: the tensor's min and max travel too "
-                             "(two float32).")  # fmt: skip
+        raise AssertionError(
+            f"{answer:,} is the packed values alone: the tensor's min and max travel too (two float32)."
+        )
     if answer != actual:
-        raise AssertionError(f"{answer:,} bits is not what uniform:{bits} sends for {elements:,} values: count "
-                             f"{bits}-bit values packed 28 bits per int32, and min and max.")  # fmt: skip
-    print(f"Right: {actual:,} bits, {actual / elements:.2f} bits per value, {32 * elements / actual:.2f}x less "
-          "than float32.")  # fmt: skip
+        raise AssertionError(
+            f"{answer:,} bits is not what uniform:{bits} sends for {elements:,} values: count "
+            f"{bits}-bit values packed 28 bits per int32, and min and max."
+        )
+    print(
+        f"Right: {actual:,} bits, {actual / elements:.2f} bits per value, {32 * elements / actual:.2f}x less "
+        "than float32."
+    )
 
 
 def check_threshold(threshold: int) -> None:
@@ -40,12 +47,16 @@ def check_threshold(threshold: int) -> None:
     rows = encoders.encoding_table(weights_type, "uniform:8", threshold)
     encoded = [r["shape"] for r in rows if r["encoder"] != "identity"]
     if encoded != [DENSE_KERNEL]:
-        raise AssertionError(f"threshold={threshold:,} quantizes {encoded or 'nothing'}: only tensors with more "
-                             "elements than the threshold are encoded; compare it with the table's "
-                             "'elements' column.")  # fmt: skip
+        raise AssertionError(
+            f"threshold={threshold:,} quantizes {encoded or 'nothing'}: only tensors with more "
+            "elements than the threshold are encoded; compare it with the table's "
+            "'elements' column."
+        )
     before, after = sum(r["bits"] for r in rows), sum(r["encoded bits"] for r in rows)
-    print(f"Right: only the dense kernel is quantized; the model's weights shrink from "
-          f"{sizing.format_size(before)} to {sizing.format_size(after)} ({before / after:.2f}x less).")  # fmt: skip
+    print(
+        f"Right: only the dense kernel is quantized; the model's weights shrink from "
+        f"{sizing.format_size(before)} to {sizing.format_size(after)} ({before / after:.2f}x less)."
+    )
 
 
 def sent_bits(build, elements: int) -> int:
@@ -65,21 +76,31 @@ def check_hadamard_bits(elements: int, hadamard_bits: int, uniform_bits: int) ->
     hadamard = sent_bits(lambda: te.encoders.hadamard_quantization(bits=8), elements)
     padded = 1 << (elements - 1).bit_length()
     if uniform_bits != uniform:
-        raise AssertionError(f"uniform_bits={uniform_bits:,}: 8-bit values packed 28 bits per int32, plus min "
-                             "and max, is not that; notebook 08's exercise 1 works the rule through.")  # fmt: skip
+        raise AssertionError(
+            f"uniform_bits={uniform_bits:,}: 8-bit values packed 28 bits per int32, plus min "
+            "and max, is not that; notebook 08's exercise 1 works the rule through."
+        )
     if hadamard_bits in (uniform, uniform + SEED_BITS):
-        raise AssertionError("hadamard_bits is the uniform figure: the Hadamard rotation first pads the "
-                             f"flattened tensor with zeros to a power of two ({padded:,} here).")  # fmt: skip
+        raise AssertionError(
+            "hadamard_bits is the uniform figure: the Hadamard rotation first pads the "
+            f"flattened tensor with zeros to a power of two ({padded:,} here)."
+        )
     if hadamard_bits == hadamard - SEED_BITS:
-        raise AssertionError(f"hadamard_bits={hadamard_bits:,} leaves out the rotation's seed: two int64 "
-                             "(128 bits) travel with the encoded value so the receiver can undo the "
-                             "rotation.")  # fmt: skip
+        raise AssertionError(
+            f"hadamard_bits={hadamard_bits:,} leaves out the rotation's seed: two int64 "
+            "(128 bits) travel with the encoded value so the receiver can undo the "
+            "rotation."
+        )
     if hadamard_bits != hadamard:
-        raise AssertionError(f"hadamard_bits={hadamard_bits:,}: quantize {padded:,} padded values (the next "
-                             "power of two), pack them 28 bits per int32, add min and max and the "
-                             "128-bit seed.")  # fmt: skip
-    print(f"Right: hadamard:8 sends {hadamard:,} bits and uniform:8 {uniform:,} for {elements:,} values; padding "
-          f"to {padded:,} costs {hadamard / uniform:.2f}x.")  # fmt: skip
+        raise AssertionError(
+            f"hadamard_bits={hadamard_bits:,}: quantize {padded:,} padded values (the next "
+            "power of two), pack them 28 bits per int32, add min and max and the "
+            "128-bit seed."
+        )
+    print(
+        f"Right: hadamard:8 sends {hadamard:,} bits and uniform:8 {uniform:,} for {elements:,} values; padding "
+        f"to {padded:,} costs {hadamard / uniform:.2f}x."
+    )
 
 
 def _upload_bits(factory: tff.aggregators.WeightedAggregationFactory) -> int:
@@ -95,24 +116,33 @@ def check_mean_encoder_fn(fn, bits: int = 4, threshold: int = 10_000) -> None:
     except NotImplementedError:
         raise AssertionError("the function still raises NotImplementedError: write its body.") from None
     try:
-        yours = _upload_bits(tff.aggregators.MeanFactory(tff.aggregators.EncodedSumFactory(fn),
-                                                         tff.aggregators.EncodedSumFactory(fn)))  # fmt: skip
+        yours = _upload_bits(
+            tff.aggregators.MeanFactory(tff.aggregators.EncodedSumFactory(fn), tff.aggregators.EncodedSumFactory(fn))
+        )
     except Exception as e:  # a learner's function can fail in many ways; say where
-        raise AssertionError(f"building MeanFactory(EncodedSumFactory(fn), ...) failed ({type(e).__name__}: "
-                             f"{e}): return te.encoders.as_gather_encoder(encoder, spec) for every "
-                             "spec.") from None  # fmt: skip
+        raise AssertionError(
+            f"building MeanFactory(EncodedSumFactory(fn), ...) failed ({type(e).__name__}: "
+            f"{e}): return te.encoders.as_gather_encoder(encoder, spec) for every "
+            "spec."
+        ) from None
     expected = _upload_bits(encoders.encoded_mean(f"uniform:{bits}", threshold))
     if yours != expected:
-        hints = [(tff.aggregators.MeanFactory(), "as much as float32: quantize the variables over the threshold"),
-                 (encoders.encoded_mean("uniform:8", threshold), "what 8 bits send: ask uniform_quantization(bits=4)"),
-                 (encoders.encoded_mean(f"uniform:{bits}", 0), "quantizes the small variables too: compare "
-                  f"num_elements() with {threshold:,}")]  # fmt: skip
+        hints = [
+            (tff.aggregators.MeanFactory(), "as much as float32: quantize the variables over the threshold"),
+            (encoders.encoded_mean("uniform:8", threshold), "what 8 bits send: ask uniform_quantization(bits=4)"),
+            (
+                encoders.encoded_mean(f"uniform:{bits}", 0),
+                f"quantizes the small variables too: compare num_elements() with {threshold:,}",
+            ),
+        ]
         for factory, hint in hints:
             if yours == _upload_bits(factory):
                 raise AssertionError(f"your aggregator uploads {yours:,} bits per client, {hint}.")
-        raise AssertionError(f"your aggregator uploads {yours:,} bits per client, not the {expected:,} of "
-                             f"uniform:{bits} above {threshold:,} elements: identity below, "
-                             f"uniform_quantization(bits={bits}) above.")  # fmt: skip
+        raise AssertionError(
+            f"your aggregator uploads {yours:,} bits per client, not the {expected:,} of "
+            f"uniform:{bits} above {threshold:,} elements: identity below, "
+            f"uniform_quantization(bits={bits}) above."
+        )
     print(f"Right: {yours:,} bits up per client, as encoders.encoded_mean('uniform:{bits}') sends.")
 
 
@@ -135,11 +165,13 @@ def check_pareto_front(answer: Sequence[str], rows: Sequence[dict]) -> None:
     expected = pareto_names(rows)
     missing, extra = [n for n in expected if n not in answer], [a for a in answer if a not in expected]
     if extra:
-        raise AssertionError(f"{extra} are dominated: another configuration sends no more bits and is at least "
-                             "as accurate.")  # fmt: skip
+        raise AssertionError(
+            f"{extra} are dominated: another configuration sends no more bits and is at least as accurate."
+        )
     if missing:
-        raise AssertionError(f"{missing} are on the front too: nothing sends fewer bits at equal or higher "
-                             "accuracy than them.")  # fmt: skip
+        raise AssertionError(
+            f"{missing} are on the front too: nothing sends fewer bits at equal or higher accuracy than them."
+        )
     print(f"Right: the front is {expected}.")
 
 
@@ -161,9 +193,11 @@ def check_differs_from_identity(fn, rows: Sequence[dict]) -> None:
         raise AssertionError("'identity' is in your answer: compare every other configuration with it.")
     wider = [r["configuration"] for r in rows if r["configuration"] in answer and r["configuration"] not in expected]
     if wider:
-        raise AssertionError(f"{wider} overlap identity's interval: two means differ only when |mean_a - mean_b| > "
-                             "ci_a + ci_b, with ci = t(0.975, n-1) * s / sqrt(n) and s the sample (n-1) "
-                             "standard deviation.")  # fmt: skip
+        raise AssertionError(
+            f"{wider} overlap identity's interval: two means differ only when |mean_a - mean_b| > "
+            "ci_a + ci_b, with ci = t(0.975, n-1) * s / sqrt(n) and s the sample (n-1) "
+            "standard deviation."
+        )
     missing = [n for n in expected if n not in answer]
     if missing:
         raise AssertionError(f"{missing} separate from identity too: their intervals do not overlap identity's.")

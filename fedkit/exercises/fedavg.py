@@ -84,5 +84,7 @@ def check_round_verdict(record: dict, round_num: int, differs: bool) -> None:
         f"differs={differs}: after round {round_num} FedSGD's mean is {a['mean']:.3f} ± {a['ci95']:.3f} and weighted "
         f"FedAvg's {b['mean']:.3f} ± {b['ci95']:.3f}; pass both summaries of round {round_num} to results.differs.",
     )
-    print(f"Right: after round {round_num}, FedSGD {a['mean']:.3f} ± {a['ci95']:.3f} against weighted FedAvg "
-          f"{b['mean']:.3f} ± {b['ci95']:.3f}: {'they differ' if differs else 'no difference'}.")  # fmt: skip
+    print(
+        f"Right: after round {round_num}, FedSGD {a['mean']:.3f} ± {a['ci95']:.3f} against weighted FedAvg "
+        f"{b['mean']:.3f} ± {b['ci95']:.3f}: {'they differ' if differs else 'no difference'}."
+    )

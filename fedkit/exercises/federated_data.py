@@ -18,26 +18,26 @@ def _label_counts(client_data: tff.simulation.datasets.ClientData, client_id: st
     return np.bincount(_labels(client_data.create_tf_dataset_for_client(client_id)), minlength=10)
 
 
-def check_label_counts(
-    client_data: tff.simulation.datasets.ClientData, client_id: str, answer: Sequence[int]
-) -> None:
+def check_label_counts(client_data: tff.simulation.datasets.ClientData, client_id: str, answer: Sequence[int]) -> None:
     """Exercise 1: the number of examples of each digit that one writer holds."""
     expected = _label_counts(client_data, client_id)
     answer = np.asarray(answer)
     if answer.shape != (10,):
-        raise AssertionError(f"the answer has shape {answer.shape}: give 10 counts, one per digit 0-9 "
-                             "(np.bincount(labels, minlength=10)).")  # fmt: skip
+        raise AssertionError(
+            f"the answer has shape {answer.shape}: give 10 counts, one per digit 0-9 "
+            "(np.bincount(labels, minlength=10))."
+        )
     if answer.sum() != expected.sum():
-        raise AssertionError(f"your counts add up to {answer.sum()}, but {client_id} holds {expected.sum()} "
-                             "examples: count every example of its dataset once.")  # fmt: skip
+        raise AssertionError(
+            f"your counts add up to {answer.sum()}, but {client_id} holds {expected.sum()} "
+            "examples: count every example of its dataset once."
+        )
     if not np.array_equal(answer, expected):
         raise AssertionError("right total, wrong split over digits: count example['label'], in order 0-9.")
     print(f"Right: {client_id} holds {expected.sum()} examples, {expected.min()}-{expected.max()} per digit.")
 
 
-def check_total_variation(
-    client_data: tff.simulation.datasets.ClientData, client_id: str, answer: float
-) -> None:
+def check_total_variation(client_data: tff.simulation.datasets.ClientData, client_id: str, answer: float) -> None:
     """Exercise 2: total variation distance between one writer's label shares and all writers'."""
     mine = _label_counts(client_data, client_id)
     everyone = np.bincount(_labels(client_data.create_tf_dataset_from_all_clients()), minlength=10)
@@ -57,20 +57,25 @@ def check_one_digit_per_client(
 ) -> None:
     """Exercise 3: ten clients '0'-'9', client 'd' holding every example of digit d."""
     if not isinstance(answer, tff.simulation.datasets.ClientData):
-        raise AssertionError(f"the answer is a {type(answer).__name__}: build a ClientData "
-                             "(ClientData.from_clients_and_tf_fn).")  # fmt: skip
+        raise AssertionError(
+            f"the answer is a {type(answer).__name__}: build a ClientData (ClientData.from_clients_and_tf_fn)."
+        )
     ids = [str(d) for d in range(10)]
     if sorted(answer.client_ids) != ids:
         raise AssertionError(f"client_ids are {answer.client_ids}; expected the strings '0' to '9'.")
     if answer.element_type_structure != client_data.element_type_structure:
-        raise AssertionError(f"elements are {answer.element_type_structure}; keep EMNIST's "
-                             f"{client_data.element_type_structure} (filter, do not map).")  # fmt: skip
+        raise AssertionError(
+            f"elements are {answer.element_type_structure}; keep EMNIST's "
+            f"{client_data.element_type_structure} (filter, do not map)."
+        )
     everyone = np.bincount(_labels(client_data.create_tf_dataset_from_all_clients()), minlength=10)
     for d in ids:
         labels = _labels(answer.create_tf_dataset_for_client(d))
         if np.any(labels != int(d)):
             raise AssertionError(f"client {d!r} holds labels {sorted(set(labels.tolist()))}: keep only label {d}.")
         if len(labels) != everyone[int(d)]:
-            raise AssertionError(f"client {d!r} holds {len(labels)} examples of {d}, of the {everyone[int(d)]} "
-                                 "in the training data: take them from all clients.")  # fmt: skip
+            raise AssertionError(
+                f"client {d!r} holds {len(labels)} examples of {d}, of the {everyone[int(d)]} "
+                "in the training data: take them from all clients."
+            )
     print(f"Right: ten one-digit clients, {everyone.min()}-{everyone.max()} examples each.")

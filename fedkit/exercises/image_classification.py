@@ -54,9 +54,11 @@ def check_fewer_clients(history: History, history_fewer: History) -> None:
                 "client are those of the same model, so train the same model with the same encoders.",
             )
     row, row_fewer = history.rows[shared - 1], history_fewer.rows[shared - 1]
-    print(f"Right: {fewer} clients per round move {fewer}/{clients} of the bits "
-          f"({row_fewer['cumulative_broadcast_bits']:,} against {row['cumulative_broadcast_bits']:,} broadcast bits "
-          f"after {shared} rounds); compare the accuracies with plots.plot_runs.")  # fmt: skip
+    print(
+        f"Right: {fewer} clients per round move {fewer}/{clients} of the bits "
+        f"({row_fewer['cumulative_broadcast_bits']:,} against {row['cumulative_broadcast_bits']:,} broadcast bits "
+        f"after {shared} rounds); compare the accuracies with plots.plot_runs."
+    )
 
 
 def check_more_epochs(history: History, history_epochs: History) -> None:
@@ -79,9 +81,11 @@ def check_more_epochs(history: History, history_epochs: History) -> None:
     ratio = ratios.pop()
     _require(ratio != 1, "both runs processed the same examples per round: pass another `epochs` to run_rounds.")
     first, first_epochs = history.rows[0]["examples"], history_epochs.rows[0]["examples"]
-    print(f"Right: the same {history.rows[0]['cumulative_broadcast_bits']:,} broadcast bits per round, and "
-          f"{ratio:g} times the examples ({first_epochs:,} against {first:,} in round 1): local epochs cost "
-          "computation on the clients, not communication.")  # fmt: skip
+    print(
+        f"Right: the same {history.rows[0]['cumulative_broadcast_bits']:,} broadcast bits per round, and "
+        f"{ratio:g} times the examples ({first_epochs:,} against {first:,} in round 1): local epochs cost "
+        "computation on the clients, not communication."
+    )
 
 
 def _examples(dataset: tf.data.Dataset) -> int:
@@ -140,6 +144,8 @@ def check_dense_run(history_dense: History, dense_metrics: dict) -> None:
         f"test accuracy {dense_metrics['accuracy']:.3f}: the dense model has barely learned; train it 10 rounds with "
         'client_lr=0.1 and epochs=5, and evaluate with training.build_evaluation("dense") on flat test data.',
     )
-    print(f"Right: test accuracy {dense_metrics['accuracy']:.3f} after {len(history_dense.rows)} rounds, with "
-          f"{DENSE_BITS[0]:,} bits down per client and round against the CNN's {CNN_BITS[0]:,} "
-          f"({CNN_BITS[0] / DENSE_BITS[0]:.0f} times fewer).")  # fmt: skip
+    print(
+        f"Right: test accuracy {dense_metrics['accuracy']:.3f} after {len(history_dense.rows)} rounds, with "
+        f"{DENSE_BITS[0]:,} bits down per client and round against the CNN's {CNN_BITS[0]:,} "
+        f"({CNN_BITS[0] / DENSE_BITS[0]:.0f} times fewer)."
+    )

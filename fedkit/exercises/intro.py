@@ -68,8 +68,10 @@ def check_weighted_average(weighted_average: Callable) -> None:
     rng = np.random.default_rng(0)
     models, sizes = [rng.normal(size=(3, 4)) for _ in range(3)], [5, 1, 14]
     expected = sum(n * m for n, m in zip(sizes, models, strict=True)) / sum(sizes)
-    _require(np.allclose(weighted_average(models, sizes), expected), "right on two clients, wrong on three: "
-             "use every model and every size, not just the first two.")  # fmt: skip
+    _require(
+        np.allclose(weighted_average(models, sizes), expected),
+        "right on two clients, wrong on three: use every model and every size, not just the first two.",
+    )
     print("Right: each model counts in proportion to its client's examples.")
 
 
@@ -77,10 +79,14 @@ def check_bits_down(ten_rounds: int, five_hundred_rounds: int) -> None:
     """Exercise 2: bits the server sends in the lesson's 10-round and 500-round runs with 4 clients."""
     for name, answer, rounds in (("ten_rounds", ten_rounds, 10), ("five_hundred_rounds", five_hundred_rounds, 500)):
         expected = rounds * 4 * _MODEL_BITS
-        _require(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
-                 f"{name}={answer!r}: give a whole number of bits.")  # fmt: skip
-        _require(answer != rounds * _MODEL_BITS, f"{name}={answer}: that is one client's share; each of the 4 "
-                 "clients receives the model every round.")  # fmt: skip
+        _require(
+            isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
+            f"{name}={answer!r}: give a whole number of bits.",
+        )
+        _require(
+            answer != rounds * _MODEL_BITS,
+            f"{name}={answer}: that is one client's share; each of the 4 clients receives the model every round.",
+        )
         _require(answer != rounds * 4 * 12, f"{name}={answer}: that counts floats; each float is 64 bits.")
         _require(answer == expected, f"{name}={answer}: multiply rounds x clients x weights (3 x 4) x 64 bits.")
     print(f"Right: {ten_rounds:,} bits against {five_hundred_rounds:,}: 50 times as much to send.")
@@ -98,18 +104,27 @@ def check_fedavg_sampled(fedavg_sampled: Callable) -> None:
     order = rng.permutation(len(y))
     clients = [(x[part], y[part]) for part in np.array_split(order, 4)]
     full = np.asarray(fedavg_sampled(clients, 3, 10, 1.0, 4, np.random.default_rng(0)))
-    _require(np.allclose(full, _fedavg(clients, 3, 10, 1.0)),
-             "with per_round=4 of 4 clients it should equal fedavg: start from zeros (3 x 4), train every "
-             "sampled client from the server's w, and weight by sizes.")  # fmt: skip
+    _require(
+        np.allclose(full, _fedavg(clients, 3, 10, 1.0)),
+        "with per_round=4 of 4 clients it should equal fedavg: start from zeros (3 x 4), train every "
+        "sampled client from the server's w, and weight by sizes.",
+    )
     one = np.asarray(fedavg_sampled(clients, 1, 10, 1.0, 1, np.random.default_rng(0)))
     singles = [_train(np.zeros((3, 4)), cx, cy, 10, 1.0) for cx, cy in clients]
-    _require(any(np.allclose(one, s) for s in singles),
-             "with per_round=1 and one round, the result should be one client's locally trained model: "
-             "average only the sampled clients, over their own sizes.")  # fmt: skip
+    _require(
+        any(np.allclose(one, s) for s in singles),
+        "with per_round=1 and one round, the result should be one client's locally trained model: "
+        "average only the sampled clients, over their own sizes.",
+    )
     central = _accuracy(_train(np.zeros((3, 4)), x, y, 200, 1.0), x_test, y_test)
     sampled = _accuracy(np.asarray(fedavg_sampled(clients, 20, 10, 1.0, 2, np.random.default_rng(0))), x_test, y_test)
-    _require(sampled >= central - 0.03, f"with 2 of 4 IID clients a round for 20 rounds it reached test accuracy "
-             f"{sampled:.3f} against {central:.3f} centrally: draw new clients every round with rng.choice(..., "
-             "replace=False).")  # fmt: skip
-    print(f"Right: it matches fedavg with every client, and with 2 of 4 a round it reaches {sampled:.3f} "
-          f"(central: {central:.3f}).")  # fmt: skip
+    _require(
+        sampled >= central - 0.03,
+        f"with 2 of 4 IID clients a round for 20 rounds it reached test accuracy "
+        f"{sampled:.3f} against {central:.3f} centrally: draw new clients every round with rng.choice(..., "
+        "replace=False).",
+    )
+    print(
+        f"Right: it matches fedavg with every client, and with 2 of 4 a round it reaches {sampled:.3f} "
+        f"(central: {central:.3f})."
+    )

@@ -44,8 +44,11 @@ def check_server_learning_rate(
 ) -> None:
     """Exercise 2: the server-state part holding the server optimizer's learning rate, and its value."""
     state_type = process.initialize.type_signature.result.member
-    holders = [name for name, t in tff.structure.iter_elements(state_type)
-               if "learning_rate" in str(t) and name != "client_work"]  # fmt: skip
+    holders = [
+        name
+        for name, t in tff.structure.iter_elements(state_type)
+        if "learning_rate" in str(t) and name != "client_work"
+    ]
     _require(len(holders) == 1, f"this process's state {state_type} has no single server learning rate to find.")
     _require(
         part == holders[0],

@@ -15,8 +15,10 @@ def check_gamma_length(length: Callable[[int], int]) -> None:
     for n in [*range(1, 70), 127, 128, 255, 256, 1000, 1023, 1024, 4999]:
         got, want = length(n), 2 * (n.bit_length() - 1) + 1
         if got != want:
-            raise AssertionError(f"length({n}) = {got}, expected {want}: a code is floor(log2 n) zeros, then n in "
-                                 "binary (floor(log2 n) + 1 bits), so 2 * floor(log2 n) + 1 bits.")  # fmt: skip
+            raise AssertionError(
+                f"length({n}) = {got}, expected {want}: a code is floor(log2 n) zeros, then n in "
+                "binary (floor(log2 n) + 1 bits), so 2 * floor(log2 n) + 1 bits."
+            )
     print("Right: 2 * floor(log2 n) + 1 bits, from 1 bit for n = 1 to 25 bits for n = 4999.")
 
 
@@ -33,9 +35,11 @@ def check_histogram_bits(bits: Callable[[dict[int, int], int], int]) -> None:
     for histogram, center in cases:
         got, want = bits(dict(histogram), center), histogram_bits_reference(histogram, center)
         if got != want:
-            raise AssertionError(f"bits({histogram}, center={center}) = {got}, expected {want}: map each level to "
-                                 "n = zigzag(level - center) (0, -1, 1, -2 -> 1, 2, 3, 4), then add count x "
-                                 "(2 * floor(log2 n) + 1).")  # fmt: skip
+            raise AssertionError(
+                f"bits({histogram}, center={center}) = {got}, expected {want}: map each level to "
+                "n = zigzag(level - center) (0, -1, 1, -2 -> 1, 2, 3, 4), then add count x "
+                "(2 * floor(log2 n) + 1)."
+            )
     print("Right: zigzag distances to the center, Elias-gamma lengths, weighted by the counts.")
 
 
@@ -45,7 +49,9 @@ def check_capacity(capacity: Callable[[int, int], int]) -> None:
         got, want = capacity(elements, bits), lossless.capacity_bits(elements, bits)
         if got != want:
             chunks = math.ceil(elements / lossless.CHUNK)
-            raise AssertionError(f"capacity({elements}, {bits}) = {got}, expected {want}: pad to whole chunks "
-                                 f"({chunks} x {lossless.CHUNK} values), count the longest code (2 x {bits} + 1 "
-                                 "bits) for each, and round up to whole 32-bit words.")  # fmt: skip
+            raise AssertionError(
+                f"capacity({elements}, {bits}) = {got}, expected {want}: pad to whole chunks "
+                f"({chunks} x {lossless.CHUNK} values), count the longest code (2 x {bits} + 1 "
+                "bits) for each, and round up to whole 32-bit words."
+            )
     print("Right: whole chunks of 512 values, 2B + 1 bits each, rounded up to 32-bit words.")

@@ -13,9 +13,11 @@ def check_max_variance(max_variance: Callable[[int, float], float]) -> None:
     for bits, value_range in [(1, 1.0), (2, 1.0), (8, 1.0), (1, 0.2), (4, 3.0)]:
         got, want = float(max_variance(bits, value_range)), (value_range / (2**bits - 1)) ** 2 / 4
         if not np.isclose(got, want, rtol=1e-6):
-            raise AssertionError(f"max_variance({bits}, {value_range}) = {got:.6g}, expected {want:.6g}: levels are "
-                                 f"value_range / (2**bits - 1) apart, and a value at fraction p of a gap has "
-                                 "variance p (1 - p) gap**2, largest at p = 1/2.")  # fmt: skip
+            raise AssertionError(
+                f"max_variance({bits}, {value_range}) = {got:.6g}, expected {want:.6g}: levels are "
+                f"value_range / (2**bits - 1) apart, and a value at fraction p of a gap has "
+                "variance p (1 - p) gap**2, largest at p = 1/2."
+            )
     print("Right: (range / (2**bits - 1))**2 / 4; each bit fewer roughly quadruples it.")
 
 
@@ -31,9 +33,11 @@ def check_unrotate(unrotate: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> 
         x, signs = rng.normal(size=d), rng.choice([-1.0, 1.0], size=d)
         back = np.asarray(unrotate(rotate(x, signs), signs))
         if back.shape != x.shape or not np.allclose(back, x, atol=1e-8):
-            raise AssertionError(f"unrotate(rotate(x, signs), signs) differs from x (d={d}): H / sqrt(d) is its own "
-                                 "inverse (H H = d I), and signs * signs = 1, so undo the steps in reverse order: "
-                                 "multiply by H / sqrt(d), then by the signs.")  # fmt: skip
+            raise AssertionError(
+                f"unrotate(rotate(x, signs), signs) differs from x (d={d}): H / sqrt(d) is its own "
+                "inverse (H H = d I), and signs * signs = 1, so undo the steps in reverse order: "
+                "multiply by H / sqrt(d), then by the signs."
+            )
     print("Right: the rotation is undone exactly, so the server can rotate back what it receives.")
 
 
@@ -69,12 +73,16 @@ def check_simulate(simulate: Callable[[np.ndarray, Callable, int, bool], np.ndar
                     if feedback
                     else "without feedback each client sends compress(vector), the same every round"
                 )
-                raise AssertionError(f"simulate(..., rounds={rounds}, feedback={feedback}) differs from the expected "
-                                     f"running average of the server's means: {hint}; return the average over the "
-                                     "rounds of the mean over clients.")  # fmt: skip
+                raise AssertionError(
+                    f"simulate(..., rounds={rounds}, feedback={feedback}) differs from the expected "
+                    f"running average of the server's means: {hint}; return the average over the "
+                    "rounds of the mean over clients."
+                )
     true = vectors.mean(axis=0)
-    errors = [float(np.linalg.norm(simulate_reference(vectors, _nearest_one_bit, 200, f) - true) / np.linalg.norm(true))
-              for f in (False, True)]  # fmt: skip
+    errors = [
+        float(np.linalg.norm(simulate_reference(vectors, _nearest_one_bit, 200, f) - true) / np.linalg.norm(true))
+        for f in (False, True)
+    ]
     print(
         f"Right. With deterministic 1-bit rounding, after 200 rounds the relative error is {errors[0]:.2f} without "
         f"feedback and {errors[1]:.2f} with it."

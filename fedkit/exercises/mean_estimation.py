@@ -19,9 +19,11 @@ def check_binary_error(error: Callable[[np.ndarray], float]) -> None:
     for x in _vectors():
         got, want = float(error(x.copy())), dme.exact_mse(x[None], 1)
         if not np.isclose(got, want, rtol=1e-9, atol=1e-12):
-            raise AssertionError(f"for a vector of {x.size} coordinates you gave {got:.6g}, the expectation is "
-                                 f"{want:.6g}: x(j) becomes max with probability (x(j) - min) / (max - min), "
-                                 "else min; its variance is (max - x(j)) (x(j) - min); add them up.")  # fmt: skip
+            raise AssertionError(
+                f"for a vector of {x.size} coordinates you gave {got:.6g}, the expectation is "
+                f"{want:.6g}: x(j) becomes max with probability (x(j) - min) / (max - min), "
+                "else min; its variance is (max - x(j)) (x(j) - min); add them up."
+            )
     print("Right: your error equals the exact one (fedkit.dme.exact_mse) on all four vectors.")
 
 
@@ -32,19 +34,26 @@ def check_bits_per_dimension(answer: float) -> None:
         raise TypeError(f"answer={answer!r}: give a number of bits per dimension (a float), e.g. 1.5.")
     want = dme.sent_bits("rotated", 2, 1000) / 1000
     if np.isclose(answer, dme.encoded_bits("rotated", 2, 1000) / 1000, rtol=1e-6):
-        raise AssertionError("that leaves out the rotation's seed: two int64 numbers travel with the encoded "
-                             "vector, and the kit's sizing counts them.")  # fmt: skip
+        raise AssertionError(
+            "that leaves out the rotation's seed: two int64 numbers travel with the encoded "
+            "vector, and the kit's sizing counts them."
+        )
     if np.isclose(answer, dme.sent_bits("k-level", 2, 1000) / 1000, rtol=1e-6) or np.isclose(
         answer, (dme.sent_bits("k-level", 2, 1000) + 128) / 1000, rtol=1e-6
     ):
-        raise AssertionError("that is what k-level sends for 1000 values: the Hadamard stage first pads 1000 to a "
-                             "power of two.")  # fmt: skip
+        raise AssertionError(
+            "that is what k-level sends for 1000 values: the Hadamard stage first pads 1000 to a power of two."
+        )
     if not np.isclose(answer, want, rtol=1e-6):
-        raise AssertionError(f"{answer} is not it: pad d to the next power of two, pack 2 bits per value 28 "
-                             "bits to an int32 (ceil), add min and max (float32) and the seed (two int64), "
-                             "divide by the true d.")  # fmt: skip
-    print(f"Right: {want:.3f} bits per dimension ({dme.sent_bits('rotated', 2, 1000)} bits for 1000 values, "
-          "128 of them the seed).")  # fmt: skip
+        raise AssertionError(
+            f"{answer} is not it: pad d to the next power of two, pack 2 bits per value 28 "
+            "bits to an int32 (ceil), add min and max (float32) and the seed (two int64), "
+            "divide by the true d."
+        )
+    print(
+        f"Right: {want:.3f} bits per dimension ({dme.sent_bits('rotated', 2, 1000)} bits for 1000 values, "
+        "128 of them the seed)."
+    )
 
 
 def check_worst_case_ratio(ratio: Callable[[int, int], float]) -> None:
@@ -53,7 +62,9 @@ def check_worst_case_ratio(ratio: Callable[[int, int], float]) -> None:
         want = dme.worst_case_mse("k-level", bits, d, 1) / dme.worst_case_mse("rotated", bits, d, 1)
         got = float(ratio(d, bits))
         if not np.isclose(got, want, rtol=1e-9):
-            raise AssertionError(f"ratio({d}, {bits}) = {got:.6g}, the exact ratio is {want:.6g}: count the zeros "
-                                 "before and after rotating, and what each costs with k levels between min and "
-                                 "max; the step (k-1) appears on both sides.")  # fmt: skip
+            raise AssertionError(
+                f"ratio({d}, {bits}) = {got:.6g}, the exact ratio is {want:.6g}: count the zeros "
+                "before and after rotating, and what each costs with k levels between min and "
+                "max; the step (k-1) appears on both sides."
+            )
     print("Right: the same (d - 2) / 2 for every k.")

@@ -43,8 +43,10 @@ def check_median_distance(split: Mapping[str, np.ndarray], labels: np.ndarray, a
     if np.isclose(answer, mean, atol=1e-4) and not np.isclose(mean, expected, atol=1e-4):
         raise AssertionError("that is the mean over clients: take the median (np.median).")
     if not np.isclose(answer, expected, atol=1e-4):
-        raise AssertionError(f"{answer} is not it: for each client 0.5 * sum(|p - q|) (its label shares p, "
-                             "all examples' shares q), then the median over clients.")  # fmt: skip
+        raise AssertionError(
+            f"{answer} is not it: for each client 0.5 * sum(|p - q|) (its label shares p, "
+            "all examples' shares q), then the median over clients."
+        )
     print(f"Right: the median client is at distance {expected:.3f} from the pooled label mix.")
 
 
@@ -57,13 +59,17 @@ def check_dirichlet_split(split_fn: Callable, labels: np.ndarray) -> None:
             raise AssertionError(f"split_fn(labels, 20, {alpha}, 0) gave {len(split)} clients, not 20.")
         rows = np.sort(np.concatenate([np.asarray(r, dtype=int) for r in split.values()]))
         if not np.array_equal(rows, np.arange(len(labels))):
-            raise AssertionError(f"with alpha={alpha} the rows dealt are not each of 0..{len(labels) - 1} once: "
-                                 "split each label's rows among the clients, without repeats.")  # fmt: skip
+            raise AssertionError(
+                f"with alpha={alpha} the rows dealt are not each of 0..{len(labels) - 1} once: "
+                "split each label's rows among the clients, without repeats."
+            )
     again = split_fn(labels, 20, 0.1, 0)
     if not all(np.array_equal(a, b) for a, b in zip(again.values(), splits[0.1].values(), strict=True)):
         raise AssertionError("two calls with seed 0 differ: draw from np.random.default_rng(seed).")
     skewed, mixed = (_median_distance(_counts(splits[a], labels)) for a in (0.1, 100.0))
     if not skewed > mixed + 0.2:
-        raise AssertionError(f"median distance {skewed:.3f} at alpha=0.1 and {mixed:.3f} at alpha=100: a small "
-                             "alpha must skew more: draw each label's shares from Dirichlet(alpha).")  # fmt: skip
+        raise AssertionError(
+            f"median distance {skewed:.3f} at alpha=0.1 and {mixed:.3f} at alpha=100: a small "
+            "alpha must skew more: draw each label's shares from Dirichlet(alpha)."
+        )
     print(f"Right: median distance to the pooled mix {skewed:.3f} at alpha=0.1, {mixed:.3f} at alpha=100.")

@@ -21,9 +21,11 @@ def check_sign_encoder(build: Callable[[], te.core.Encoder], shape: tuple[int, .
     plain = int(np.prod(shape)) * 32
     ratio = plain / stages.encoded_bits(build, shape)
     if ratio < SIGN_TARGET:
-        raise AssertionError(f"{ratio:.2f}x less than float32, the target is {SIGN_TARGET:.0f}x: shift the signs "
-                             "to {0, 1} as float32 and add te.stages.BitpackingEncodingStage(1) as a child on "
-                             "the signs' key.")  # fmt: skip
+        raise AssertionError(
+            f"{ratio:.2f}x less than float32, the target is {SIGN_TARGET:.0f}x: shift the signs "
+            "to {0, 1} as float32 and add te.stages.BitpackingEncodingStage(1) as a child on "
+            "the signs' key."
+        )
     print(f"Right: all checks pass, {ratio:.2f}x less than float32.")
 
 
@@ -49,11 +51,17 @@ def check_error_feedback(
         sent, new_residual = step(update.copy(), residual.copy(), compress)
         sent, new_residual = np.asarray(sent), np.asarray(new_residual)
         if not np.allclose(sent, compress(update + residual), atol=1e-6):
-            raise AssertionError(f"round {round_num}: the client must send compress(update + residual): the "
-                                 "residual (what earlier rounds failed to send) is added back first.")  # fmt: skip
+            raise AssertionError(
+                f"round {round_num}: the client must send compress(update + residual): the "
+                "residual (what earlier rounds failed to send) is added back first."
+            )
         if not np.allclose(new_residual, update + residual - sent, atol=1e-6):
-            raise AssertionError(f"round {round_num}: the new residual is what this round failed to send, "
-                                 "(update + residual) - sent, kept on the client for the next round.")  # fmt: skip
+            raise AssertionError(
+                f"round {round_num}: the new residual is what this round failed to send, "
+                "(update + residual) - sent, kept on the client for the next round."
+            )
         residual, total_sent = new_residual, total_sent + sent
-    print(f"Right: over {len(updates)} rounds the client sent {np.count_nonzero(total_sent)} of 20 coordinates "
-          "at least once, and sent + residual equals the sum of its updates.")  # fmt: skip
+    print(
+        f"Right: over {len(updates)} rounds the client sent {np.count_nonzero(total_sent)} of 20 coordinates "
+        "at least once, and sent + residual equals the sum of its updates."
+    )

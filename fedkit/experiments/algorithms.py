@@ -79,7 +79,7 @@ def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str,
     built["uneven: weighted FedAvg"] = ("uneven", built["weighted FedAvg"][1])
     for mu in PROX_MUS:
         built[f"uneven: FedProx mu={mu:g}"] = ("uneven", built[f"FedProx mu={mu:g}"][1])
-    return built  # fmt: skip
+    return built
 
 
 def _next(process, state, datasets):

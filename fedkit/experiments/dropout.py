@@ -40,25 +40,35 @@ def run(seeds: tuple[int, ...]) -> dict:
         cost = sizing.communication_cost(process.next)
         accuracies = []
         for seed in seeds:
-            state, _ = training.run_rounds(process, train, ROUNDS, CLIENTS_PER_ROUND, seed=seed, epochs=EPOCHS,
-                                           track_size=False, verbose=False)  # fmt: skip
+            state, _ = training.run_rounds(
+                process, train, ROUNDS, CLIENTS_PER_ROUND, seed=seed, epochs=EPOCHS, track_size=False, verbose=False
+            )
             accuracies.append(training.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
             print(
                 f"{config['name']}, seed {seed}: test accuracy {accuracies[-1]:.4f} "
                 f"({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
-        rows.append({
-            **config,
-            "down_bits": cost.broadcast_bits,
-            "up_bits": cost.aggregate_bits,
-            "forward_multiply_adds": dropout.forward_multiply_adds(dropout.kept_widths(config["keep"])),
-            "test_accuracy": results.summary(accuracies),
-            "seconds": round(time.perf_counter() - start, 1),
-        })  # fmt: skip
+        rows.append(
+            {
+                **config,
+                "down_bits": cost.broadcast_bits,
+                "up_bits": cost.aggregate_bits,
+                "forward_multiply_adds": dropout.forward_multiply_adds(dropout.kept_widths(config["keep"])),
+                "test_accuracy": results.summary(accuracies),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
     return {
-        "settings": {"rounds": ROUNDS, "clients_per_round": CLIENTS_PER_ROUND, "epochs": EPOCHS,
-                     "client_lr": CLIENT_LR, "server_lr": SERVER_LR, "seeds": list(seeds),
-                     "train_writers": len(train.client_ids), "test_writers": len(test.client_ids)},
+        "settings": {
+            "rounds": ROUNDS,
+            "clients_per_round": CLIENTS_PER_ROUND,
+            "epochs": EPOCHS,
+            "client_lr": CLIENT_LR,
+            "server_lr": SERVER_LR,
+            "seeds": list(seeds),
+            "train_writers": len(train.client_ids),
+            "test_writers": len(test.client_ids),
+        },
         "configurations": rows,
-    }  # fmt: skip
+    }

@@ -21,8 +21,14 @@ CONFIGS = {
 
 def settings() -> dict:
     """What every run shares (JSON-ready), stored beside the results."""
-    return {"model": "dense", "rounds": ROUNDS, "local_epochs": EPOCHS, "client_lr": CLIENT_LR, "server_lr": 1.0,
-            "configs": {name: {"split": s, "clients_per_round": k} for name, (s, k) in CONFIGS.items()}}  # fmt: skip
+    return {
+        "model": "dense",
+        "rounds": ROUNDS,
+        "local_epochs": EPOCHS,
+        "client_lr": CLIENT_LR,
+        "server_lr": 1.0,
+        "configs": {name: {"split": s, "clients_per_round": k} for name, (s, k) in CONFIGS.items()},
+    }
 
 
 def run(seeds: tuple[int, ...]) -> dict:
@@ -46,9 +52,16 @@ def run(seeds: tuple[int, ...]) -> dict:
             start = time.perf_counter()
             process = training.build_fedavg("dense", client_lr=CLIENT_LR)
             state, _ = training.run_rounds(
-                process, partition.client_data(splits[split], labels, pixels), ROUNDS, clients_per_round,
-                seed=seed, flat=True, epochs=EPOCHS, track_size=False, verbose=False,
-            )  # fmt: skip
+                process,
+                partition.client_data(splits[split], labels, pixels),
+                ROUNDS,
+                clients_per_round,
+                seed=seed,
+                flat=True,
+                epochs=EPOCHS,
+                track_size=False,
+                verbose=False,
+            )
             acc = training.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"]
             accuracy[name].append(acc)
             print(f"seed {seed} {name}: test accuracy {acc:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
