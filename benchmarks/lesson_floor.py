@@ -1,4 +1,4 @@
-"""The compute floor of a lesson's training run: the same clients' batches as `training.run_rounds`
+"""The compute floor of a lesson's training run: the same clients' batches as `experiments.run_rounds`
 would train (same seed, rounds, clients and epochs), put through the CNN's train step alone.
 
     .venv/bin/python benchmarks/lesson_floor.py --rounds 10 --clients 10 --epochs 2 --seed 0 [--runs 1]
@@ -28,12 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
     from run import PlainLoop
 
-    from fedkit import data, paths, training
+    from fedkit import data, experiments
+    from fedkit.common import paths
 
     train, _ = data.load_emnist(cache_dir=paths.data_dir(), verbose=False)
     rng = np.random.default_rng(args.seed)
     rounds = [
-        [list(ds) for ds in training.round_data(train, args.clients, rng, epochs=args.epochs)[1]]
+        [list(ds) for ds in experiments.round_data(train, args.clients, rng, epochs=args.epochs)[1]]
         for _ in range(args.rounds)
     ]
     loop = PlainLoop(lr=0.1)

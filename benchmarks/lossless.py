@@ -19,17 +19,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def run(spec: str, args: argparse.Namespace, train, test) -> tuple[list[dict], dict, float]:
     """Train with `spec` on both directions; return the history rows, the test metrics and the wall time."""
-    from fedkit import training
+    from fedkit import algorithms, experiments
 
     start = time.perf_counter()
-    process = training.build_fedavg("cnn", client_lr=0.1, server_lr=1.0, broadcast=spec, aggregate=spec)
-    state, history = training.run_rounds(
+    process = algorithms.build_fedavg("cnn", client_lr=0.1, server_lr=1.0, broadcast=spec, aggregate=spec)
+    state, history = experiments.run_rounds(
         process, train, args.rounds, args.clients, seed=args.seed, epochs=args.epochs, verbose=False
     )
     from fedkit import data
 
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]  # as the sweep
-    metrics = training.evaluate(training.build_evaluation("cnn"), process.get_model_weights(state), test_data)
+    metrics = experiments.evaluate(algorithms.build_evaluation("cnn"), process.get_model_weights(state), test_data)
     return history.rows, metrics, time.perf_counter() - start
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     from fedkit import data
-    from fedkit.sizing import format_size
+    from fedkit.compression.sizing import format_size
 
     train, test = data.load_emnist(source="sample", verbose=False)
     plain, plain_metrics, plain_time = run(f"uniform:{args.bits}", args, train, test)

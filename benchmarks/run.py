@@ -81,12 +81,14 @@ def bench_rounds(clients_list: list[int], rounds: int, lr: float) -> list[dict]:
     """Seconds per round of original and compressed FedAvg, of the plain TF loop and of the floor, per client count."""
     import numpy as np
 
-    from fedkit import data, paths, sizing, training
+    from fedkit import algorithms, data
+    from fedkit.common import paths
+    from fedkit.compression import sizing
 
     train, _ = data.load_emnist(cache_dir=paths.data_dir(), verbose=False)
     rows = []
     for name, spec in (("original", None), ("uniform:8 both", "uniform:8")):
-        build_s, process = seconds(training.build_fedavg, "cnn", client_lr=lr, broadcast=spec, aggregate=spec)
+        build_s, process = seconds(algorithms.build_fedavg, "cnn", client_lr=lr, broadcast=spec, aggregate=spec)
         # Built after TFF's tracing: Keras models made before a graph-mode build are invalidated by it.
         loop = PlainLoop(lr) if name == "original" else None
         cost_s, cost = seconds(sizing.communication_cost, process.next)
@@ -317,7 +319,7 @@ def lessons_data(notebooks: dict[str, NotebookRun]) -> dict:
 def merged_lessons(notebooks: dict[str, NotebookRun], command: str, partial: bool) -> dict:
     """The lessons' results: this run's, or with `partial` (some lessons rerun) the stored file's rows with
     these lessons' replaced; each row names the command that measured it."""
-    from fedkit import results
+    from fedkit.common import results
 
     rows = {}
     if partial:
@@ -351,7 +353,8 @@ def main() -> int:
     if args.rounds < 1 or min(args.clients) < 1:
         parser.error("--rounds and --clients must be at least 1")
 
-    from fedkit import results, runtime
+    from fedkit import runtime
+    from fedkit.common import results
 
     runtime.set_local_context()
     command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])

@@ -1,35 +1,23 @@
-"""fedkit: TFF's classic federated-learning tutorials, runnable on TFF 0.87."""
+"""fedkit: TFF's classic federated-learning tutorials, runnable on TFF 0.87.
+
+Its sub-packages are layers, from the bottom: `common`; `runtime`; `data`, `models`, `compression`;
+`algorithms`; `experiments`; `cli` and `exercises`. Each imports only its own layer and lower ones
+(`tests/test_layout.py`), and each lists its public names in its `__init__.py`.
+"""
 
 import importlib.abc
 import importlib.util
-import os
 import sys
-import warnings
 
-# Defaults for this process and fedkit's workers; a value the environment already holds wins.
-ENV_DEFAULTS = {
-    # TensorFlow's C++ logging writes to stderr at import; notebooks and nbval must not see it.
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    # gRPC notes each worker start ("skipping fork() handlers") on stderr; only errors are worth showing.
-    "GRPC_VERBOSITY": "ERROR",
-    # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI or newer; on this
-    # machine's AMD EPYC they made a round of 10 clients about 30% faster. TensorFlow reads this at its
-    # first op, so a notebook that imports TensorFlow just before fedkit still gets them.
-    "TF_ENABLE_ONEDNN_OPTS": "1",
-}
-for _name, _value in ENV_DEFAULTS.items():
-    os.environ.setdefault(_name, _value)
+from fedkit.common.env import apply_defaults
 
-# TFF's pinned googleapis-common-protos imports pkg_resources, which setuptools < 81 (needed by
-# TensorBoard 2.14) deprecates with a UserWarning on stderr at TFF's import.
-PKG_RESOURCES_WARNING = "pkg_resources is deprecated as an API"
-warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
+apply_defaults()  # before anything imports TensorFlow
 
 __version__ = "0.1.0"
 
 
 class _AdoptTffContext(importlib.abc.MetaPathFinder):
-    """Once `tensorflow_federated` is imported, make fedkit's context its default (`fedkit.runtime`).
+    """Once `tensorflow_federated` is imported, make fedkit's context its default (`fedkit.runtime.workers`).
 
     TFF's own default context starts a worker that can outlive Python; fedkit's is started by
     fedkit and always stopped. Importing fedkit itself stays free of TensorFlow (the CLI parses its
@@ -46,13 +34,13 @@ class _AdoptTffContext(importlib.abc.MetaPathFinder):
 
             def exec_then_adopt(module):
                 exec_module(module)
-                import fedkit.runtime  # noqa: F401  (its import adopts the default context)
+                import fedkit.runtime.workers  # noqa: F401  (its import adopts the default context)
 
             spec.loader.exec_module = exec_then_adopt
         return spec
 
 
 if "tensorflow_federated" in sys.modules:
-    import fedkit.runtime  # noqa: F401, E402
+    import fedkit.runtime.workers  # noqa: F401, E402
 else:
     sys.meta_path.insert(0, _AdoptTffContext())

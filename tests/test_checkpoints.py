@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from fedkit import checkpoints, training
+from fedkit import algorithms, experiments
+from fedkit.experiments import checkpoints
 
 RUN = dict(rounds=4, clients_per_round=3, seed=7, flat=True, verbose=False)
 CONFIG = {
@@ -33,7 +34,7 @@ def interrupt_at(round_num):
 
 @pytest.fixture(scope="module")
 def dense():
-    return training.build_fedavg("dense", client_lr=0.1)
+    return algorithms.build_fedavg("dense", client_lr=0.1)
 
 
 def without_time(history):
@@ -47,10 +48,12 @@ def assert_one_short_line(error: Exception, folder) -> None:
 
 def test_resumed_run_equals_uninterrupted(emnist, dense, tmp_path, capsys):
     train, _ = emnist
-    full_state, full_history = training.run_rounds(dense, train, **RUN)
+    full_state, full_history = experiments.run_rounds(dense, train, **RUN)
     with pytest.raises(Interrupted):
-        training.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path, checkpoint_every=2, on_round=interrupt_at(3))
-    state, history = training.run_rounds(
+        experiments.run_rounds(
+            dense, train, **RUN, checkpoint_dir=tmp_path, checkpoint_every=2, on_round=interrupt_at(3)
+        )
+    state, history = experiments.run_rounds(
         dense, train, **{**RUN, "verbose": True}, checkpoint_dir=tmp_path, checkpoint_every=2
     )
     assert "Resuming after round 2" in capsys.readouterr().out
@@ -63,16 +66,16 @@ def test_resumed_run_equals_uninterrupted(emnist, dense, tmp_path, capsys):
 
 def test_foreign_checkpoint_is_refused(emnist, dense, tmp_path):
     train, _ = emnist
-    training.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
-    other = training.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=100)
+    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    other = algorithms.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=100)
     refused = f"{tmp_path}.*(another configuration|different learning process).*delete"
     with pytest.raises(checkpoints.CheckpointError, match=refused) as e:
-        training.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
+        experiments.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
     assert_one_short_line(e.value, tmp_path)
     # A checkpoint without fedkit's record (older, or copied without it): TFF's own refusal, in one line.
     (tmp_path / checkpoints.META).unlink()
     with pytest.raises(checkpoints.CheckpointError, match="cannot be read|different learning process") as e:
-        training.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
+        experiments.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
     assert_one_short_line(e.value, tmp_path)
 
 
@@ -99,20 +102,20 @@ def test_checkpoint_of_another_configuration_is_refused(dense, tmp_path, change,
 def test_run_rounds_compares_the_process_configuration(emnist, dense, tmp_path, monkeypatch):
     train, _ = emnist
     monkeypatch.setattr(dense, checkpoints.CONFIG_ATTRIBUTE, CONFIG, raising=False)
-    training.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
     monkeypatch.setattr(dense, checkpoints.CONFIG_ATTRIBUTE, {**CONFIG, "client_lr": 0.5})
     with pytest.raises(checkpoints.CheckpointError, match="client_lr=0.1 there, 0.5 here"):
-        training.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
+        experiments.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
 
 
 def test_corrupt_checkpoint_is_refused(emnist, dense, tmp_path):
     train, _ = emnist
-    training.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
     for f in tmp_path.rglob("*"):
         if f.is_file() and f.name != checkpoints.META:
             f.write_bytes(b"\x00garbage")
     with pytest.raises(checkpoints.CheckpointError, match="cannot be read") as e:
-        training.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
+        experiments.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
     assert_one_short_line(e.value, tmp_path)
 
 

@@ -1,4 +1,4 @@
-"""`python -m fedkit`: the same figures as fedkit.sizing, as a table or JSON; every error one line."""
+"""`python -m fedkit`: the same figures as fedkit.compression.sizing, as a table or JSON; every error one line."""
 
 import json
 import signal
@@ -10,7 +10,9 @@ import pytest
 from conftest import ROOT, run_python
 from test_runtime import terminal_signals
 
-from fedkit import cli, experiments, models, specs, sweep, training
+from fedkit import algorithms, cli, models
+from fedkit.compression import specs
+from fedkit.experiments import reproduce, sweep
 
 
 def run_cli(*args, timeout=900):
@@ -96,9 +98,9 @@ def test_bad_flags_name_the_value(args, message, capsys):
 
 
 def test_cli_names_match_the_library():
-    for name in specs.MODELS:  # every name the CLI offers builds a model
+    for name in models.MODELS:  # every name the CLI offers builds a model
         assert models.create_keras_model(name).count_params() > 0
-    assert set(specs.TFF_AGGREGATORS) == set(training.TFF_AGGREGATORS)
+    assert set(specs.TFF_AGGREGATORS) == set(algorithms.TFF_AGGREGATORS)
 
 
 def test_arguments_are_checked_before_tensorflow_is_imported():
@@ -192,7 +194,7 @@ def test_reproduce_sweep_runs_three_seeds_by_default():
 
 
 def test_every_experiment_runs_at_least_three_seeds_by_default():
-    for name in experiments.names():
+    for name in reproduce.names():
         seeds = cli.seeds_for(cli.parser().parse_args(["reproduce", name]))
         assert len(seeds) >= 3 and len(set(seeds)) == len(seeds), name
     assert cli.seeds_for(cli.parser().parse_args(["reproduce", "non-iid", "--seeds", "4", "5"])) == (4, 5)

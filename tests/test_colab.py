@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from conftest import ROOT, run_python
 
-from fedkit import colab
+from fedkit.runtime import colab
 
 sys.path.insert(0, str(ROOT / "tools"))
 import colab_cells  # noqa: E402
@@ -92,7 +92,9 @@ def test_colab_sim_fixture_names_its_source_and_differs_where_the_pins_must_win(
 
 
 def test_colab_module_does_not_import_tensorflow():
-    done = run_python("import sys, fedkit.colab; print(sorted(m for m in sys.modules if m.startswith('tensorflow')))")
+    done = run_python(
+        "import sys, fedkit.runtime.colab; print(sorted(m for m in sys.modules if m.startswith('tensorflow')))"
+    )
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
 
 

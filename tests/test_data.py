@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 from conftest import ROOT, write_npz
 
-from fedkit import data
+from fedkit.data import emnist as data  # the module; `emnist` is the loaded-data fixture
 
 
 def test_sample_cache_is_tff_format(sample_cache):
@@ -171,7 +171,7 @@ def test_sample_ships_inside_the_package_and_is_checked(monkeypatch, tmp_path):
     assert data.default_sample_path() == shipped
     monkeypatch.setenv(data.SAMPLE_ENV, str(tmp_path / "elsewhere.npz"))
     assert data.default_sample_path() == tmp_path / "elsewhere.npz"
-    tampered = tmp_path / "fedkit" / "sample" / data.SAMPLE_FILE
+    tampered = tmp_path / "fedkit" / "data" / "sample" / data.SAMPLE_FILE
     tampered.parent.mkdir(parents=True)
     raw = shipped.read_bytes()
     tampered.write_bytes(raw[:1000] + bytes([raw[1000] ^ 1]) + raw[1001:])  # one bit flipped

@@ -11,16 +11,16 @@ import pytest
 from conftest import write_npz
 from tensorflow_federated.python.simulation.datasets import download as tff_download
 
-from fedkit import data
+from fedkit.data import emnist
 
-TFF_URL = f"https://storage.googleapis.com/tff-datasets-public/{data.TFF_ARCHIVE}"
+TFF_URL = f"https://storage.googleapis.com/tff-datasets-public/{emnist.TFF_ARCHIVE}"
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> bytes:
     """A small `emnist_all.sqlite.lzma` in TFF's format (no fedkit provenance, as in TFF's own file)."""
     folder = tmp_path_factory.mktemp("archive")
-    sqlite = data.write_sample_sqlite(write_npz(folder / "s.npz"), folder / data.CACHE_FILE)
+    sqlite = emnist.write_sample_sqlite(write_npz(folder / "s.npz"), folder / emnist.CACHE_FILE)
     with contextlib.closing(sqlite3.connect(sqlite)) as con:
         con.execute("DROP TABLE fedkit_provenance")
         con.commit()
@@ -55,7 +55,7 @@ def server(monkeypatch):
 
     def local(origin, cache_dir=None):
         httpd.origins.add(origin)
-        return fetch(f"http://127.0.0.1:{httpd.server_port}/{data.TFF_ARCHIVE}", cache_dir)
+        return fetch(f"http://127.0.0.1:{httpd.server_port}/{emnist.TFF_ARCHIVE}", cache_dir)
 
     monkeypatch.setattr(tff_download, "get_compressed_file", local)
     yield httpd
@@ -67,15 +67,15 @@ def server(monkeypatch):
 
 def test_download_loads_through_tffs_loader(server, archive, tmp_path, capsys):
     server.body = archive
-    train, test = data.load_emnist(cache_dir=tmp_path, source="tff")
-    assert server.origins == {TFF_URL} and server.hits == [f"/{data.TFF_ARCHIVE}"]  # TFF's URL, served locally
+    train, test = emnist.load_emnist(cache_dir=tmp_path, source="tff")
+    assert server.origins == {TFF_URL} and server.hits == [f"/{emnist.TFF_ARCHIVE}"]  # TFF's URL, served locally
     assert capsys.readouterr().out.startswith("Loaded TFF federated EMNIST, digits: train 2 clients / 4 examples")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [data.CACHE_FILE]
-    assert data.check_cache(tmp_path / data.CACHE_FILE) == "tff-download"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [emnist.CACHE_FILE]
+    assert emnist.check_cache(tmp_path / emnist.CACHE_FILE) == "tff-download"
     assert [int(e["label"]) for e in train.create_tf_dataset_for_client("w1")] == [0, 1]
     pixels = next(iter(test.create_tf_dataset_for_client("w2")))["pixels"].numpy()
     assert pixels.dtype == np.float32 and pixels.shape == (28, 28)
-    data.load_emnist(cache_dir=tmp_path)  # auto: the cached download, not the sample, and no second request
+    emnist.load_emnist(cache_dir=tmp_path)  # auto: the cached download, not the sample, and no second request
     assert len(server.hits) == 1 and "TFF federated EMNIST" in capsys.readouterr().out
 
 
@@ -83,9 +83,9 @@ def test_download_loads_through_tffs_loader(server, archive, tmp_path, capsys):
 def test_failed_download_is_named_and_not_trusted_later(server, archive, tmp_path, capsys, failure):
     server.body = archive if failure == "interrupted" else archive[:64] + b"\x00" * 512 + archive[64:]
     server.cut = failure == "interrupted"
-    with pytest.raises(data.DataError, match=f"downloading {data.TFF_ARCHIVE} .*into {tmp_path} failed"):
-        data.load_emnist(cache_dir=tmp_path, source="tff", verbose=False)
+    with pytest.raises(emnist.DataError, match=f"downloading {emnist.TFF_ARCHIVE} .*into {tmp_path} failed"):
+        emnist.load_emnist(cache_dir=tmp_path, source="tff", verbose=False)
     assert list(tmp_path.iterdir()) == []
-    data.load_emnist(cache_dir=tmp_path, sample=write_npz(tmp_path.parent / f"{failure}.npz"))
+    emnist.load_emnist(cache_dir=tmp_path, sample=write_npz(tmp_path.parent / f"{failure}.npz"))
     assert capsys.readouterr().out.startswith("Loaded FEMNIST sample")  # auto: nothing broken was kept to trust
-    assert data.check_cache(tmp_path / data.CACHE_FILE) == "femnist-leaf-sample"
+    assert emnist.check_cache(tmp_path / emnist.CACHE_FILE) == "femnist-leaf-sample"

@@ -9,7 +9,7 @@ import zipfile
 
 from conftest import ROOT
 
-from fedkit import data
+from fedkit.data import emnist
 
 
 def test_wheel_ships_the_sample_and_finds_it_without_the_checkout(tmp_path):
@@ -38,18 +38,22 @@ def test_wheel_ships_the_sample_and_finds_it_without_the_checkout(tmp_path):
     )
     (wheel,) = (tmp_path / "dist").glob("fedkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"fedkit/sample/{data.SAMPLE_FILE}", "fedkit/sample/README.md", "fedkit/exercises/__init__.py"} <= names
+    assert {
+        f"fedkit/data/sample/{emnist.SAMPLE_FILE}",
+        "fedkit/data/sample/README.md",
+        "fedkit/exercises/__init__.py",
+    } <= names
     installed = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(installed)
     # -S: no site processing, so the checkout's editable install cannot answer; only the unpacked wheel can.
     code = (
         f"import sys; sys.path[:0] = [{str(installed)!r}, {sysconfig.get_paths()['purelib']!r}]\n"
         "import hashlib, importlib.resources, fedkit\n"
-        f"sample = importlib.resources.files('fedkit').joinpath('sample', {data.SAMPLE_FILE!r})\n"
+        f"sample = importlib.resources.files('fedkit.data').joinpath('sample', {emnist.SAMPLE_FILE!r})\n"
         "print(fedkit.__file__); print(hashlib.sha256(sample.read_bytes()).hexdigest())\n"
     )
     out = subprocess.run(
         [sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
-    assert out == [str(installed / "fedkit" / "__init__.py"), data.SAMPLE_SHA256]
-    assert hashlib.sha256(data.shipped_sample().read_bytes()).hexdigest() == data.SAMPLE_SHA256
+    assert out == [str(installed / "fedkit" / "__init__.py"), emnist.SAMPLE_SHA256]
+    assert hashlib.sha256(emnist.shipped_sample().read_bytes()).hexdigest() == emnist.SAMPLE_SHA256

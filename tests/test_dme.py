@@ -1,4 +1,4 @@
-"""fedkit.dme: Suresh et al.'s mean-estimation protocols, their exact error, bounds and bits.
+"""fedkit.compression.dme: Suresh et al.'s mean-estimation protocols, their exact error, bounds and bits.
 
 Monte Carlo checks compare a measurement with its expectation within Z standard errors of the
 estimate (measured from the trials), so a wrong formula or a biased quantizer fails them.
@@ -12,7 +12,7 @@ import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 from tensorflow_model_optimization.python.core.internal.tensor_encoding.utils import tf_utils
 
-from fedkit import dme
+from fedkit.compression import dme
 
 Z = 4.0  # standard errors: a correct estimator lands outside with probability ~6e-5
 

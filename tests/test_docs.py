@@ -87,15 +87,15 @@ def test_links_to_repository_files_survive_the_move(tmp_path, monkeypatch):
     source = gen.ROOT / "docs" / "notes" / "03_x.md"
     dest = gen.SRC / "notes" / "03_x.md"
     placed = {(gen.ROOT / "notebooks" / "03_x.ipynb").resolve(): gen.SRC / "lessons" / "03_x.ipynb"}
-    text = "[l](../../notebooks/03_x.ipynb#top) [m](../../fedkit/data.py) [w](https://x.org/a.md) [a](#here)"
+    text = "[l](../../notebooks/03_x.ipynb#top) [m](../../fedkit/data/emnist.py) [w](https://x.org/a.md) [a](#here)"
     out = gen.rewrite_links(text, source, dest, placed, "https://github.com/o/r")
     assert "[l](../lessons/03_x.ipynb#top)" in out
-    assert "[m](https://github.com/o/r/blob/main/fedkit/data.py)" in out
+    assert "[m](https://github.com/o/r/blob/main/fedkit/data/emnist.py)" in out
     assert "[w](https://x.org/a.md)" in out and "[a](#here)" in out
 
 
 def test_repository_address_is_the_one_setting():
-    from fedkit import colab
+    from fedkit.runtime import colab
 
     assert _docs_gen().repo_url() == colab.REPO_URL
 
@@ -103,7 +103,7 @@ def test_repository_address_is_the_one_setting():
 def test_package_urls_follow_the_repository_setting():
     import tomllib
 
-    from fedkit import colab
+    from fedkit.runtime import colab
 
     urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get("urls", {})
     stray = {k: v for k, v in urls.items() if "github.com/" in v and not v.startswith(colab.REPO_URL)}

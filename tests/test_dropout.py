@@ -1,4 +1,4 @@
-"""fedkit.dropout: sub-model selection and scatter, exact bits, client multiply-adds, the round itself, the CLI."""
+"""fedkit.algorithms.dropout: sub-model selection and scatter, exact bits, client multiply-adds, the round, the CLI."""
 
 import json
 
@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import cli, dropout, encoders, fedavg, models, sizing
+from fedkit import cli, models
+from fedkit.algorithms import dropout, fedavg
+from fedkit.compression import encoders, sizing
 
 CLIENT_LR, SERVER_LR = 0.1, 1.0
 
@@ -116,7 +118,7 @@ def test_keep_one_is_plain_fedavg(processes):
     datasets = _datasets(5)
     new = process.next(state, datasets).state
 
-    # The same round from the same weights by fedkit.fedavg's FedAvg (no dropout) on the full CNN.
+    # The same round from the same weights by fedkit.algorithms.fedavg's FedAvg (no dropout) on the full CNN.
     plain = fedavg.build_process(models.functional_model("cnn"), client_lr=CLIENT_LR, server_lr=SERVER_LR)
     weights = fedavg.ModelWeights(list(state.model_weights.trainable), [])
     expected = plain.next(fedavg.ServerState(weights, 0), datasets)
@@ -197,16 +199,16 @@ def test_cli_lists_the_dropout_grid(capsys):
 
 
 def test_run_rounds_seeds_the_dropout_models_starting_weights(processes):
-    from fedkit import training
+    from fedkit import algorithms, experiments
 
     process = processes[0.75]
-    states = [training.initial_state(process, seed) for seed in (3, 3, 4)]
+    states = [experiments.initial_state(process, seed) for seed in (3, 3, 4)]
     assert [int(s.seed) for s in states] == [3, 3, 4]  # the sub-model draws follow the run's seed too
     starts = [process.get_model_weights(s).trainable for s in states]
     assert all(np.array_equal(a, b) for a, b in zip(starts[0], starts[1], strict=True))
     assert not np.array_equal(starts[0][0], starts[2][0])
-    plain = training.build_fedavg("cnn")  # the same seed starts the full CNN at the same weights
-    for a, b in zip(starts[0], plain.get_model_weights(training.initial_state(plain, 3)).trainable, strict=True):
+    plain = algorithms.build_fedavg("cnn")  # the same seed starts the full CNN at the same weights
+    for a, b in zip(starts[0], plain.get_model_weights(experiments.initial_state(plain, 3)).trainable, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

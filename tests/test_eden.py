@@ -1,4 +1,5 @@
-"""DRIVE and EDEN (`fedkit.eden`): tensor_encoding's stage contract, unbiasedness, the papers' vNMSE, specs, bits."""
+"""DRIVE and EDEN (`fedkit.compression.eden`): tensor_encoding's stage contract, unbiasedness, the papers' vNMSE,
+specs, bits."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from tensorflow_model_optimization.python.core.internal import tensor_encoding a
 from tensorflow_model_optimization.python.core.internal.tensor_encoding.testing import test_utils
 from tensorflow_model_optimization.python.core.internal.tensor_encoding.utils import py_utils
 
-from fedkit import eden, encoders, specs, training
+from fedkit import algorithms, experiments
+from fedkit.compression import eden, encoders, specs
 
 # Published: DRIVE's unbiased 1-bit vNMSE, pi/2 - 1 (Vargaftik et al. 2021); the Lloyd-Max distortions of N(0, 1)
 # at 1, 2 and 4 bits and EDEN's unbiased vNMSE D/(1 - D) (Vargaftik et al. 2022).
@@ -159,7 +161,7 @@ def test_bits_count_the_packed_codes_the_scale_and_the_seed(spec, bits):
 
 def test_fedavg_trains_with_drive_down_and_eden_up(emnist):
     train, _ = emnist
-    process = training.build_fedavg("dense", client_lr=0.1, broadcast="drive", aggregate="eden:2", threshold=0)
-    _, history = training.run_rounds(process, train, rounds=1, clients_per_round=2, flat=True, verbose=False)
+    process = algorithms.build_fedavg("dense", client_lr=0.1, broadcast="drive", aggregate="eden:2", threshold=0)
+    _, history = experiments.run_rounds(process, train, rounds=1, clients_per_round=2, flat=True, verbose=False)
     dense_values = 784 * 10 + 10
     assert history.rows[-1]["cumulative_aggregate_bits"] < 2 * 32 * dense_values / 8

@@ -1,4 +1,4 @@
-"""fedkit.encoders: spec parsing, the encoded broadcast and the encoded mean inside TFF."""
+"""fedkit.compression.encoders: spec parsing, the encoded broadcast and the encoded mean inside TFF."""
 
 import warnings
 
@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import encoders, models, specs
+from fedkit import models
+from fedkit.compression import encoders, specs
 
 VALUE_TYPE = tff.StructWithPythonType(
     [("big", tff.TensorType(np.float32, [120, 100])), ("bias", tff.TensorType(np.float32, [7]))], dict

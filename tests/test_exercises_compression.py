@@ -2,8 +2,8 @@
 
 import pytest
 
-from fedkit import sweep
 from fedkit.exercises import compression as ex
+from fedkit.experiments import sweep
 
 DENSE = 3136 * 512
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fedkit import dropout
+from fedkit.algorithms import dropout
 from fedkit.exercises import dropout as ex
 
 

@@ -10,7 +10,7 @@ from fedkit.exercises import fedavg as exercise
 def test_cnn_bits(capsys):
     bits = models.create_keras_model("cnn").count_params() * 32
     with pytest.raises(AssertionError, match="broadcast_bits"):
-        exercise.check_cnn_bits(bits + 32, bits + 32)  # the learning rate is not sent by fedkit.fedavg
+        exercise.check_cnn_bits(bits + 32, bits + 32)  # the learning rate is not sent by fedkit.algorithms.fedavg
     with pytest.raises(AssertionError, match="aggregate_bits"):
         exercise.check_cnn_bits(bits, bits)
     exercise.check_cnn_bits(bits, bits + 32)

@@ -5,7 +5,7 @@ import pytest
 
 from fedkit import data
 from fedkit.exercises import image_classification as ex
-from fedkit.training import History
+from fedkit.experiments import History
 
 DOWN, UP = 53_227_872, 53_228_128  # the FedAvg CNN's bits per client and round
 
@@ -89,7 +89,7 @@ def test_dense_run(capsys):
     assert capsys.readouterr().out.startswith("Right: test accuracy 0.830")
     with pytest.raises(AssertionError, match="not the dense model's"):
         ex.check_dense_run(run(clients=10), {"accuracy": 0.83})
-    with pytest.raises(AssertionError, match="training.evaluate returns"):
+    with pytest.raises(AssertionError, match="experiments.evaluate returns"):
         ex.check_dense_run(dense, 0.83)
     with pytest.raises(AssertionError, match="barely learned"):
         ex.check_dense_run(dense, {"accuracy": 0.12})

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fedkit import models, training
+from fedkit import algorithms, experiments, models
 from fedkit.exercises import landing
 
 
 @pytest.fixture(scope="module")
 def process():
-    return training.build_fedavg(models.functional_model("dense"), client_lr=0.1, server_lr=0.5)
+    return algorithms.build_fedavg(models.functional_model("dense"), client_lr=0.1, server_lr=0.5)
 
 
 def test_mean_pixels(emnist, capsys):
@@ -51,9 +51,9 @@ def test_client_batches(capsys):
 def test_resumed(emnist, process, tmp_path, capsys):
     train, _ = emnist
     kwargs = dict(clients_per_round=2, seed=1, flat=True, verbose=False)
-    first = training.run_rounds(process, train, 1, checkpoint_dir=tmp_path / "a", **kwargs)[1]
-    second = training.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "a", **kwargs)[1]
-    started_over = training.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "b", **kwargs)[1]
+    first = experiments.run_rounds(process, train, 1, checkpoint_dir=tmp_path / "a", **kwargs)[1]
+    second = experiments.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "a", **kwargs)[1]
+    started_over = experiments.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "b", **kwargs)[1]
     with pytest.raises(AssertionError, match="first rows differ"):
         landing.check_resumed(first, started_over, 1)
     with pytest.raises(AssertionError, match="rounds_trained=2"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.linalg import hadamard
 
-from fedkit import stages
+from fedkit.compression import stages
 from fedkit.exercises import low_bits as ex
 
 
@@ -64,10 +64,10 @@ def test_feedback_beats_none_on_biased_rounding():
 
 
 def test_experiment_module_is_well_formed():
-    from fedkit import experiments
-    from fedkit.experiments import low_bits
+    from fedkit.experiments import reproduce
+    from fedkit.experiments.reproduce import low_bits
 
-    assert "low-bits" in experiments.names()
+    assert "low-bits" in reproduce.names()
     assert len(low_bits.SEEDS) >= 3 and low_bits.HELP
     assert low_bits.ENCODERS[0] is None  # the baseline first
     assert low_bits.config_name(None) == "no compression"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fedkit import partition
+from fedkit.data import partition
 from fedkit.exercises import non_iid as ex
 
 LABELS = np.repeat(np.arange(10), 40)

@@ -1,12 +1,12 @@
-"""fedkit.experiments.dropout: its grid (the run itself is `python -m fedkit reproduce dropout`)."""
+"""fedkit.experiments.reproduce.dropout: its grid (the run itself is `python -m fedkit reproduce dropout`)."""
 
-from fedkit import experiments
-from fedkit.experiments import dropout as ex
+from fedkit.experiments import reproduce
+from fedkit.experiments.reproduce import dropout as ex
 
 
 def test_found_by_the_cli_with_at_least_three_seeds():
-    assert "dropout" in experiments.names()
-    assert experiments.load("dropout") is ex
+    assert "dropout" in reproduce.names()
+    assert reproduce.load("dropout") is ex
     assert len(ex.SEEDS) >= 3 and ex.HELP
 
 

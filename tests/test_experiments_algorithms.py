@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fedkit.experiments import algorithms
+from fedkit.experiments.reproduce import algorithms
 
 IDS = [f"w{i:03d}" for i in range(104)]
 

@@ -1,11 +1,14 @@
-"""fedkit.fedavg: FedAvg from intrinsics against a numpy reference, and its traffic against build_weighted_fed_avg."""
+"""fedkit.algorithms.fedavg: FedAvg from intrinsics against a numpy reference, and its traffic against
+build_weighted_fed_avg."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import fedavg, models, sizing, training
+from fedkit import algorithms, models
+from fedkit.algorithms import fedavg
+from fedkit.compression import sizing
 
 CLIENT_LR, SERVER_LR = 0.5, 1.0
 
@@ -52,7 +55,7 @@ def test_one_round_is_the_example_weighted_mean_of_client_models(process):
 
 def test_bits_are_build_weighted_fed_avgs_model_part(process):
     ours = sizing.communication_cost(process.next)
-    builder = training.build_fedavg("dense", client_lr=CLIENT_LR, server_lr=SERVER_LR)
+    builder = algorithms.build_fedavg("dense", client_lr=CLIENT_LR, server_lr=SERVER_LR)
     theirs = sizing.communication_cost(builder.next)
 
     model_bits = sizing.type_bits(builder.get_model_weights.type_signature.result)

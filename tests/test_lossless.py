@@ -1,4 +1,4 @@
-"""fedkit.lossless: Elias-gamma codes after uniform quantization, exact round trips, measured bits
+"""fedkit.compression.lossless: Elias-gamma codes after uniform quantization, exact round trips, measured bits
 against independent counts, and the measured totals the tracker, run_rounds and `cost` report."""
 
 import functools
@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import cli, encoders, lossless, sizing, training
+from fedkit import algorithms, cli, experiments
+from fedkit.compression import encoders, lossless, sizing
 
 VALUE_TYPE = tff.StructWithPythonType(
     [("big", tff.TensorType(np.float32, [120, 100])), ("bias", tff.TensorType(np.float32, [7]))], dict
@@ -203,10 +204,10 @@ def test_spec_and_cost_report():
 
 def test_run_rounds_records_static_and_measured_bits(emnist, tmp_path, capsys):
     train, _ = emnist
-    process = training.build_fedavg(
+    process = algorithms.build_fedavg(
         "dense", client_lr=0.1, broadcast="uniform-eg:4", aggregate="uniform-eg:4", threshold=100
     )
-    _, history = training.run_rounds(process, train, 2, clients_per_round=3, flat=True, log_dir=tmp_path)
+    _, history = experiments.run_rounds(process, train, 2, clients_per_round=3, flat=True, log_dir=tmp_path)
     cost = sizing.communication_cost(process.next)
     assert history.column("cumulative_broadcast_bits") == [cost.broadcast_bits * 3 * r for r in (1, 2)]
     for direction in ("broadcast", "aggregate"):

@@ -9,7 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from fedkit import colab
+from fedkit.runtime import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -57,6 +57,6 @@ def test_project_urls_are_the_published_repository():
 
 def test_license_and_notices_ship():
     assert "Apache License" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
-    for notice in (ROOT / "NOTICE", ROOT / "fedkit" / "sample" / "NOTICE"):
+    for notice in (ROOT / "NOTICE", ROOT / "fedkit" / "data" / "sample" / "NOTICE"):
         text = " ".join(notice.read_text().split())
         assert "LEAF" in text and "NIST Special Database 19" in text and "BSD 2-Clause" in text

@@ -1,9 +1,9 @@
-"""The three splits of `fedkit.partition`: same examples, same sizes, and the skew each promises."""
+"""The three splits of `fedkit.data.partition`: same examples, same sizes, and the skew each promises."""
 
 import numpy as np
 import pytest
 
-from fedkit import partition
+from fedkit.data import partition
 
 LABELS = np.repeat(np.arange(10), 30)  # 300 examples, 30 of each label
 SIZES = [5, 10, 15] * 10  # 30 clients holding the 300 examples, each smaller than a label's 30
@@ -47,9 +47,9 @@ def test_sizes_that_do_not_add_up_are_refused():
 def test_non_iid_experiment_declares_seeds_and_settings():
     import json
 
-    from fedkit import experiments
+    from fedkit.experiments import reproduce
 
-    module = experiments.load("non-iid")
+    module = reproduce.load("non-iid")
     assert len(module.SEEDS) >= 3 and module.HELP
     settings = json.loads(json.dumps(module.settings()))
     assert {c["split"] for c in settings["configs"].values()} == {"writer", "iid", "label"}

@@ -1,4 +1,4 @@
-"""Figures of runs: what `fedkit.plots` draws."""
+"""Figures of runs: what `fedkit.experiments.plots` draws."""
 
 import matplotlib
 
@@ -6,8 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from fedkit import plots  # noqa: E402
-from fedkit.training import History  # noqa: E402
+from fedkit.experiments import History, plots  # noqa: E402
 
 
 def _history(rounds: int) -> History:

@@ -1,4 +1,4 @@
-"""fedkit.runtime: contexts run computations, and no worker_binary outlives its Python process."""
+"""fedkit.runtime.workers: contexts run computations, and no worker_binary outlives its Python process."""
 
 import contextlib
 import os
@@ -17,12 +17,12 @@ import tensorflow_federated as tff
 from conftest import ROOT, run_python
 from tensorflow_federated.proto.v0 import computation_pb2
 
-from fedkit import runtime
+from fedkit.runtime import workers
 
 START_WORKER = """
 import os, sys, numpy as np, tensorflow_federated as tff
-from fedkit import runtime
-worker = runtime.set_local_context()
+from fedkit.runtime import workers
+worker = workers.set_local_context()
 comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
 assert comp([1, 2, 3]) == 6
 print(worker.process.pid, flush=True)
@@ -83,7 +83,7 @@ print(os.getpid(), s.value)
 def test_launcher_becomes_the_program_in_its_own_process_with_a_parent_death_signal():
     # Same pid: fedkit reads the worker's port and environment from /proc/<Popen's pid>.
     proc = subprocess.Popen(
-        runtime._with_launcher([sys.executable, "-c", REPORT_PID_AND_DEATH_SIGNAL]), stdout=subprocess.PIPE, text=True
+        workers._with_launcher([sys.executable, "-c", REPORT_PID_AND_DEATH_SIGNAL]), stdout=subprocess.PIPE, text=True
     )
     out, _ = proc.communicate(timeout=60)
     assert out.split() == [str(proc.pid), str(int(signal.SIGKILL))]
@@ -91,7 +91,7 @@ def test_launcher_becomes_the_program_in_its_own_process_with_a_parent_death_sig
 
 def test_launcher_does_not_start_the_program_when_its_parent_is_not_the_caller():
     # As when the caller died before the launcher set the signal: the program would be orphaned.
-    launched = runtime._with_launcher([sys.executable, "-c", "print('started')"])
+    launched = workers._with_launcher([sys.executable, "-c", "print('started')"])
     out = subprocess.run(
         ["/bin/sh", "-c", '"$@"; echo "status $?"', "sh", *launched], capture_output=True, text=True, timeout=60
     ).stdout
@@ -138,7 +138,7 @@ def test_sigterm_handler_of_the_user_is_kept():
 
 AUTOGRAPH_THEN_KILLED = """
 import os, signal, tensorflow as tf
-import fedkit.runtime
+import fedkit.runtime.workers
 
 @tf.function
 def countdown(x):
@@ -182,10 +182,11 @@ def test_autograph_leaves_no_file_in_the_temp_folder_even_when_killed(tmp_path):
 
 LEARNER_SCRIPT = """
 import numpy as np, tensorflow_federated as tff
-from fedkit import runtime, training  # no set_local_context(): the default must be fedkit's anyway
+from fedkit import algorithms
+from fedkit.runtime import workers  # no set_local_context(): the default must be fedkit's anyway
 comp = tff.federated_computation(lambda x: tff.federated_mean(x), tff.FederatedType(np.float32, tff.CLIENTS))
 assert comp([1.0, 2.0, 6.0]) == 3.0
-print(type(tff.framework.get_context_stack().current).__name__, [w.process.pid for w in runtime._workers], flush=True)
+print(type(tff.framework.get_context_stack().current).__name__, [w.process.pid for w in workers._workers], flush=True)
 """
 
 
@@ -215,11 +216,11 @@ def test_tff_imported_before_fedkit_gets_fedkits_default_context():
 
 def test_shutdown_stops_workers_and_restart_works(tff_context):
     comp = tff.federated_computation(lambda x: tff.federated_mean(x), tff.FederatedType(np.float32, tff.CLIENTS))
-    worker = runtime.set_local_context()
+    worker = workers.set_local_context()
     assert comp([1.0, 3.0]) == pytest.approx(2.0)
-    runtime.shutdown()
+    workers.shutdown()
     assert not worker.alive() and not pid_alive(worker.process.pid)
-    runtime.set_local_context()
+    workers.set_local_context()
     assert comp([2.0, 4.0]) == pytest.approx(3.0)
 
 
@@ -227,7 +228,7 @@ def test_shutdown_stops_workers_and_restart_works(tff_context):
     "name, default, user_value", [("MALLOC_ARENA_MAX", b"2", "8"), ("TF_ENABLE_ONEDNN_OPTS", b"1", "0")]
 )
 def test_worker_environment_has_fedkits_defaults_unless_the_user_sets_them(monkeypatch, name, default, user_value):
-    def setting(worker: runtime.WorkerProcess) -> list[bytes]:
+    def setting(worker: workers.WorkerProcess) -> list[bytes]:
         with open(f"/proc/{worker.process.pid}/environ", "rb") as f:
             return [v for v in f.read().split(b"\0") if v.startswith(name.encode() + b"=")]
 
@@ -236,7 +237,7 @@ def test_worker_environment_has_fedkits_defaults_unless_the_user_sets_them(monke
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-        worker = runtime.WorkerProcess()
+        worker = workers.WorkerProcess()
         try:
             assert setting(worker) == [name.encode() + b"=" + expected]
         finally:
@@ -258,22 +259,22 @@ def test_tensorflow_imported_before_fedkit_still_runs_its_onednn_kernels():
 def test_multi_worker_context_matches_local():
     comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
     try:
-        addresses = runtime.set_multi_worker_context(2)
+        addresses = workers.set_multi_worker_context(2)
         assert len(addresses) == 2
         assert comp(list(range(1, 11))) == 55
     finally:
-        runtime.set_local_context()
+        workers.set_local_context()
     assert comp(list(range(1, 11))) == 55
 
 
-@pytest.mark.parametrize("workers", [0, [], ["nohost"]])
-def test_multi_worker_rejects_bad_workers(workers):
+@pytest.mark.parametrize("bad", [0, [], ["nohost"]])
+def test_multi_worker_rejects_bad_workers(bad):
     with pytest.raises(ValueError, match="host:port|at least 1"):
-        runtime.set_multi_worker_context(workers)
+        workers.set_multi_worker_context(bad)
 
 
 def test_no_orphan_workers_from_this_session():
-    ours = {w.process.pid for w in runtime._workers}
+    ours = {w.process.pid for w in workers._workers}
     out = subprocess.run(["pgrep", "-f", "tensorflow_federated/.*/worker_binary"], capture_output=True, text=True)
     children = {int(p) for p in out.stdout.split()} - ours
     parents = {p: open(f"/proc/{p}/stat").read().split(") ")[1].split()[1] for p in children if pid_alive(p)}
@@ -281,19 +282,19 @@ def test_no_orphan_workers_from_this_session():
 
 
 def test_fedavg_round_on_two_workers_matches_local(emnist):
-    from fedkit import data, training
+    from fedkit import algorithms, data
 
     train, _ = emnist
-    process = training.build_fedavg("dense", client_lr=0.1)
+    process = algorithms.build_fedavg("dense", client_lr=0.1)
     clients = train.client_ids[:6]
     datasets = data.federated_data(train, clients, flat=True, seed=0)
     state = process.initialize()
     local = process.next(state, datasets)
     try:
-        runtime.set_multi_worker_context(2)
+        workers.set_multi_worker_context(2)
         sharded = process.next(state, datasets)
     finally:
-        runtime.set_local_context()
+        workers.set_local_context()
     local_train, sharded_train = (r.metrics["client_work"]["train"] for r in (local, sharded))
     assert int(sharded_train["num_examples"]) == int(local_train["num_examples"])
     assert float(sharded_train["loss"]) == pytest.approx(float(local_train["loss"]), rel=1e-5)
@@ -307,17 +308,17 @@ def test_fedavg_round_on_two_workers_matches_local(emnist):
 
 WORKER_DIES = """
 import time, numpy as np, tensorflow_federated as tff
-from fedkit import runtime
+from fedkit.runtime import workers
 comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
-runtime.set_multi_worker_context(2)
+workers.set_multi_worker_context(2)
 assert comp(list(range(8))) == 28
-dead = runtime._workers[1]
+dead = workers._workers[1]
 dead.process.kill()
 dead.process.wait()
 start = time.monotonic()
 try:
     comp(list(range(8)))
-except runtime.WorkerUnavailableError as e:
+except workers.WorkerUnavailableError as e:
     print(dead.address, dead.process.pid, time.monotonic() - start, e, sep="\\n")
 """
 
@@ -357,21 +358,22 @@ def test_autograph_calls_the_listed_libraries_as_written_and_traces_the_same_com
     from tensorflow_federated.python.learning import tensor_utils
     from tensorflow_federated.python.learning.models import keras_utils
 
-    from fedkit import encoders, training
+    from fedkit import algorithms
+    from fedkit.compression import encoders
 
     assert conversion.is_allowlisted(keras_utils.from_keras_model)
     assert conversion.is_allowlisted(encoders.te.stages.UniformQuantizationEncodingStage.encode)
     assert not conversion.is_allowlisted(tensor_utils.zero_all_if_any_non_finite)  # branches on a tensor
-    assert not conversion.is_allowlisted(training.build_fedavg)  # fedkit's code, like a learner's, is rewritten
+    assert not conversion.is_allowlisted(algorithms.build_fedavg)  # fedkit's code, like a learner's, is rewritten
 
     def graphs() -> list[str]:
         """The TF graphs of a FedAvg round, which runs code from each listed TFF library."""
         tf.keras.utils.set_random_seed(0)
-        return tf_graphs(training.build_fedavg("dense", client_lr=0.1).next)
+        return tf_graphs(algorithms.build_fedavg("dense", client_lr=0.1).next)
 
     as_written = graphs()
-    listed = [r for r in config.CONVERSION_RULES if any(r.matches(p) for p in runtime.AUTOGRAPH_AS_WRITTEN)]
-    assert len(listed) == len(runtime.AUTOGRAPH_AS_WRITTEN)
+    listed = [r for r in config.CONVERSION_RULES if any(r.matches(p) for p in workers.AUTOGRAPH_AS_WRITTEN)]
+    assert len(listed) == len(workers.AUTOGRAPH_AS_WRITTEN)
     monkeypatch.setattr(config, "CONVERSION_RULES", tuple(r for r in config.CONVERSION_RULES if r not in listed))
     monkeypatch.setattr(conversion, "_ALLOWLIST_CACHE", cache.UnboundInstanceCache())
     assert not conversion.is_allowlisted(keras_utils.from_keras_model)
@@ -390,7 +392,7 @@ def test_release_worker_stops_the_worker_and_the_next_computation_starts_a_fresh
     assert one() == 1
     first = context.worker
     assert first.alive()
-    runtime.release_worker()
+    workers.release_worker()
     assert not first.alive() and context.worker is None
     assert one() == 1  # a fresh worker, left running for the tests after this one
     assert context.worker is not first and context.worker.alive()

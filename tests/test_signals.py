@@ -13,14 +13,14 @@ jupyter_client = pytest.importorskip("jupyter_client")
 
 SETUP = """
 import numpy as np, tensorflow as tf, tensorflow_federated as tff
-from fedkit import runtime
+from fedkit.runtime import workers
 comp = tff.federated_computation(lambda x: tff.federated_sum(x), tff.FederatedType(np.int32, tff.CLIENTS))
 
 @tff.tensorflow.computation
 def spin():  # a computation that keeps the worker busy for a while, as a long round does
     return tf.while_loop(lambda i: i < 30_000_000, lambda i: i + 1, [0])
 
-print(comp([1, 2, 3]), [w.process.pid for w in runtime._workers])
+print(comp([1, 2, 3]), [w.process.pid for w in workers._workers])
 """
 
 
@@ -76,7 +76,7 @@ def test_interrupt_during_a_computation_leaves_the_kernel_usable(kernel):
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     # An interrupted computation's worker is replaced (it would go on computing it): one worker, not two.
     for _ in range(5):  # ipykernel aborts a request that reaches it before it has finished handling the error
-        reply, out = execute(client, "print(comp([4, 5]), [w.process.pid for w in runtime._workers])", timeout=600)
+        reply, out = execute(client, "print(comp([4, 5]), [w.process.pid for w in workers._workers])", timeout=600)
         if reply["status"] != "aborted":
             break
         time.sleep(0.5)
@@ -100,7 +100,7 @@ def test_restart_leaves_no_worker_of_the_old_kernel(kernel, now):
 BUILTIN_PROBE = """
 import builtins
 from tensorflow.python.autograph.pyct import inspect_utils
-alive = {id(v) for v in (*builtins.__dict__.values(), *runtime._AUTOGRAPH_BUILTINS)}
+alive = {id(v) for v in (*builtins.__dict__.values(), *workers._AUTOGRAPH_BUILTINS)}
 class Model:
     def method(self):
         pass

@@ -1,4 +1,4 @@
-"""fedkit.sizing: static bit counts of what crosses placements, the removed sizing executor's own test
+"""fedkit.compression.sizing: static bit counts of what crosses placements, the removed sizing executor's own test
 cases, and the tutorial's figures."""
 
 import collections
@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import encoders, models, sizing, training
+from fedkit import algorithms, models
+from fedkit.compression import encoders, sizing
 
 
 def at_clients(value_type) -> tff.FederatedType:
@@ -225,7 +226,7 @@ def cnn_params():
 
 
 def test_fedavg_cnn_reproduces_published_figures(cnn_params):
-    cost = sizing.communication_cost(training.build_fedavg("cnn").next)
+    cost = sizing.communication_cost(algorithms.build_fedavg("cnn").next)
     assert cost.by_intrinsic[sizing.PARAMETER] == 0  # the client datasets: a dataset counts nothing
     assert sizing.RESULT not in cost.by_intrinsic  # the round returns nothing from the clients
     # The model, plus the client learning rate (32 bits) broadcast with it.
@@ -237,7 +238,7 @@ def test_fedavg_cnn_reproduces_published_figures(cnn_params):
 
 
 def test_compressed_fedavg_reproduces_published_figures():
-    process = training.build_fedavg("cnn", broadcast="uniform:8", aggregate="uniform:8", threshold=10_000)
+    process = algorithms.build_fedavg("cnn", broadcast="uniform:8", aggregate="uniform:8", threshold=10_000)
     cost = sizing.communication_cost(process.next)
     weights_type = tff.learning.models.weights_type_from_model(models.model_fn("cnn"))
     encoded_model = sum(r["encoded bits"] for r in encoders.encoding_table(weights_type, "uniform:8", 10_000))
@@ -250,7 +251,7 @@ def test_compressed_fedavg_reproduces_published_figures():
 
 def test_current_tutorial_compression_aggregator_figures(cnn_params):
     # TFF's later compression tutorial: tff.learning.compression_aggregator() on aggregation only.
-    cost = sizing.communication_cost(training.build_fedavg("cnn", aggregate="tff-compression").next)
+    cost = sizing.communication_cost(algorithms.build_fedavg("cnn", aggregate="tff-compression").next)
     # The model, plus a few scalars: the client learning rate and the aggregator's zeroing and clipping norms.
     assert 0 < cost.broadcast_bits - cnn_params * 32 < 1024
     assert cost.aggregate_bits < cnn_params * 32 / 3  # the large kernels go up as 8-bit values

@@ -1,4 +1,4 @@
-"""fedkit.stages: the worked top-k stage, and checkers that pass good stages and fail broken ones."""
+"""fedkit.compression.stages: the worked top-k stage, and checkers that pass good stages and fail broken ones."""
 
 import collections
 
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, stages
+from fedkit.compression import encoders, stages
 
 
 def by_name(checks):

@@ -1,11 +1,13 @@
-"""fedkit.sweep: configurations, a tiny sweep's table and figures, and the CLI around it."""
+"""fedkit.experiments.sweep: configurations, a tiny sweep's table and figures, and the CLI around it."""
 
 import csv
 
 import numpy as np
 import pytest
 
-from fedkit import cli, sizing, sweep
+from fedkit import cli
+from fedkit.compression import sizing
+from fedkit.experiments import sweep
 
 
 def test_grid_names_are_unique_and_selectable():

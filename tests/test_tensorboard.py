@@ -1,4 +1,4 @@
-"""TensorBoard reads the logs `fedkit.training.run_rounds` writes: both runs, the four scalar tags, the bits."""
+"""TensorBoard reads the logs `fedkit.experiments.run_rounds` writes: both runs, the four scalar tags, the bits."""
 
 import importlib.util
 import json
@@ -13,7 +13,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from fedkit import training
+from fedkit import algorithms, experiments
 
 TAGS = {"loss", "accuracy", "cumulative_broadcasted_bits", "cumulative_aggregated_bits"}
 RUNS = ("original", "compressed")
@@ -101,12 +101,12 @@ def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard)
     # The compressed run quantizes the upload to 8 bits (threshold 0: the dense model's 7,850 weights are
     # under the default threshold), so its aggregated bits must differ from the original's.
     processes = {
-        "original": training.build_fedavg("dense", client_lr=0.1),
-        "compressed": training.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=0),
+        "original": algorithms.build_fedavg("dense", client_lr=0.1),
+        "compressed": algorithms.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=0),
     }
     histories = {}
     for name in RUNS:
-        _, histories[name] = training.run_rounds(
+        _, histories[name] = experiments.run_rounds(
             processes[name],
             train,
             rounds=2,

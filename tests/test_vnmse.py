@@ -1,11 +1,11 @@
-"""fedkit.vnmse: the DME harness's limits, vectors and measurements."""
+"""fedkit.compression.vnmse: the DME harness's limits, vectors and measurements."""
 
 import math
 
 import numpy as np
 import pytest
 
-from fedkit import vnmse
+from fedkit.compression import vnmse
 
 
 def test_limits_are_shannons_gaussian_rate_distortion():

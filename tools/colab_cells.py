@@ -2,9 +2,9 @@
 
     python tools/colab_cells.py [--check] [NOTEBOOK...]    (default: notebooks/**/*.ipynb)
 
-Idempotent: the two cells are found by their ids and rewritten from `fedkit.colab`, without outputs.
+Idempotent: the two cells are found by their ids and rewritten from `fedkit.runtime.colab`, without outputs.
 With --check nothing is written; the exit status is 1 if any notebook's cells differ from what
-fedkit.colab generates (e.g. after REPO_URL or the cell's text changed).
+fedkit.runtime.colab generates (e.g. after REPO_URL or the cell's text changed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from fedkit.colab import badge_markdown, setup_cell_source  # noqa: E402
+from fedkit.runtime.colab import badge_markdown, setup_cell_source  # noqa: E402
 
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
 
@@ -44,7 +44,7 @@ def repo_path(path: Path) -> str:
 
 
 def differs(path: Path, name: str | None = None) -> bool:
-    """Whether the notebook at `path` lacks the cells fedkit.colab generates for `name` (default: its repo path)."""
+    """Whether the notebook at `path` lacks the cells `fedkit.runtime.colab` makes for `name` (default: its path)."""
     nb = nbformat.read(path, as_version=4)
     current = [cell for cell in nb.cells if cell.get("id") in {BADGE_ID, SETUP_ID}]
     want = expected_cells(name or repo_path(path))

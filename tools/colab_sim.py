@@ -6,7 +6,7 @@
 
 The build installs the fixture's pins (Colab's versions of TensorFlow 2.18, Keras 3.8, numpy 2.0.2, ...,
 and its Jupyter side: ipykernel 6.17.1, IPython 7.34, ...), then runs the setup cell's own pip arguments
-(`fedkit.colab.pip_install_args`) with uv, the local checkout standing in for the clone.
+(`fedkit.runtime.colab.pip_install_args`) with uv, the local checkout standing in for the clone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from fedkit.colab import REQUIREMENTS, normalize, pip_install_args  # noqa: E402
+from fedkit.runtime.colab import REQUIREMENTS, normalize, pip_install_args  # noqa: E402
 
 VENV = ROOT / ".venv-colab"
 PINS = ROOT / "tests" / "fixtures" / "colab-2025.07-pins.txt"

@@ -5,7 +5,7 @@
 Nothing here is typed by hand twice: the lessons are the notebooks as stored (outputs included, never
 executed), the navigation lists whatever files exist when it runs, the results page renders every
 `fedkit/results/*.json`, the API pages point mkdocstrings at each fedkit module, and the repository's
-address comes from `fedkit/colab.py`'s `REPO_URL`. Needs only the standard library and PyYAML (no TensorFlow).
+address comes from `fedkit/runtime/colab.py`'s `REPO_URL`. Needs only the standard library and PyYAML (no TensorFlow).
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
 def repo_url() -> str:
-    """`REPO_URL` as `fedkit/colab.py` sets it, read without importing fedkit (the one place that names it)."""
-    tree = ast.parse((ROOT / "fedkit" / "colab.py").read_text())
+    """`REPO_URL` as `fedkit/runtime/colab.py` sets it, read without importing fedkit (the one place that names it)."""
+    tree = ast.parse((ROOT / "fedkit" / "runtime" / "colab.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "REPO_URL" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise SystemExit("tools/docs_gen.py: fedkit/colab.py defines no REPO_URL; set it there (one string).")
+    raise SystemExit("tools/docs_gen.py: fedkit/runtime/colab.py defines no REPO_URL; set it there (one string).")
 
 
 def markdown_title(text: str, fallback: str) -> str:
@@ -134,7 +134,7 @@ def _relpath(target: Path, start: Path) -> str:
 
 
 def is_summary(value: object) -> bool:
-    """Whether `value` is a `fedkit.results.summary` (mean, 95% half-width, values)."""
+    """Whether `value` is a `fedkit.common.results.summary` (mean, 95% half-width, values)."""
     return isinstance(value, dict) and {"mean", "ci95", "values"} <= set(value)
 
 
@@ -219,7 +219,7 @@ def render_data(data: object, level: int = 3) -> list[str]:
 
 def experiment_help(name: str) -> str | None:
     """The `HELP` line of the experiment module that writes results file `name`, if there is one."""
-    module = ROOT / "fedkit" / "experiments" / f"{name.replace('-', '_')}.py"
+    module = ROOT / "fedkit" / "experiments" / "reproduce" / f"{name.replace('-', '_')}.py"
     if not module.exists():
         return None
     for node in ast.parse(module.read_text()).body:
@@ -253,7 +253,7 @@ def results_page(results_dir: Path) -> str:
         "",
         "The kit's long runs (several seeds, many rounds) write results files, `fedkit/results/<name>.json`, with the",
         "command that regenerates them and the machine that ran them; the lessons read them back with",
-        "`fedkit.results.read`. This page is generated from those files each time the book is built: every",
+        "`fedkit.common.results.read`. This page is generated from those files each time the book is built: every",
         "number on it is read from them. Summaries over seeds show the mean, the 95% interval's half-width and",
         "the number of seeds.",
         "",
@@ -288,15 +288,27 @@ def results_page(results_dir: Path) -> str:
 
 
 def api_modules() -> list[tuple[str, list[str]]]:
-    """(page module, modules it documents): one page per module, one per subpackage with its modules."""
+    """(page module, modules it documents): one page per public module at the top of the package, one per
+    sub-package with every module under it (nested packages too)."""
     pages = []
     for path in sorted((ROOT / "fedkit").iterdir()):
-        if path.suffix == ".py" and path.stem not in ("__init__", "__main__"):
+        if path.suffix == ".py" and not path.stem.startswith("_"):
             pages.append((f"fedkit.{path.stem}", [f"fedkit.{path.stem}"]))
         elif path.is_dir() and (path / "__init__.py").exists():
-            subs = sorted(p.stem for p in path.glob("*.py") if p.stem != "__init__")
-            pages.append((f"fedkit.{path.name}", [f"fedkit.{path.name}"] + [f"fedkit.{path.name}.{s}" for s in subs]))
+            subs = sorted(dotted(p) for p in path.rglob("*.py") if p != path / "__init__.py" and is_source(p))
+            pages.append((f"fedkit.{path.name}", [f"fedkit.{path.name}", *subs]))
     return pages
+
+
+def is_source(path: Path) -> bool:
+    """Whether `path` is a module of the package (not a cache or a data folder's file)."""
+    return "__pycache__" not in path.parts and (path.parent / "__init__.py").exists()
+
+
+def dotted(path: Path) -> str:
+    """`fedkit/experiments/reproduce/__init__.py` -> 'fedkit.experiments.reproduce'; a module -> its dotted name."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def module_summary(module: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ipykernel.kernelspec import install
 
-from fedkit import PKG_RESOURCES_WARNING
+from fedkit.common.env import PKG_RESOURCES_WARNING
 
 name = sys.argv[1] if len(sys.argv) > 1 else "fedkit"
 path = Path(install(kernel_name=name, display_name=f"Python 3.11 ({name})", prefix=sys.prefix))

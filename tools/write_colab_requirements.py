@@ -2,7 +2,7 @@
 
 The lock's `# via` annotations give its dependency graph. Starting from fedkit's own dependencies
 (pyproject.toml), every locked package that one of them needs is kept, at the lock's version, except
-Colab's Jupyter side (`fedkit.colab.JUPYTER_SIDE`), which Colab's kernel needs at its own versions.
+Colab's Jupyter side (`fedkit.runtime.colab.JUPYTER_SIDE`), which Colab's kernel needs at its own versions.
 Installed with --no-deps over Colab's packages, these pins win (TF 2.14 over 2.18, numpy 1.25 over 2.0, ...).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from fedkit.colab import JUPYTER_SIDE, REQUIREMENTS, normalize  # noqa: E402
+from fedkit.runtime.colab import JUPYTER_SIDE, REQUIREMENTS, normalize  # noqa: E402
 
 LINE = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+)\s*(?:#\s*via (.*))?$")
 HEADER = """\

@@ -10,7 +10,10 @@ import tensorflow as tf
 import tensorflow_federated as tff
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, models, results, sizing, sweep
+from fedkit import models
+from fedkit.common import results
+from fedkit.compression import encoders, sizing
+from fedkit.experiments import sweep
 
 DENSE_KERNEL = (3136, 512)
 FULL_SWEEP = "sweep"  # the full sweep's results file, fedkit/results/sweep.json

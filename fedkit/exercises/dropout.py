@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedkit import dropout
+from fedkit.algorithms import dropout
 
 
 def parameters(keep: float) -> int:

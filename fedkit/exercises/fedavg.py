@@ -20,7 +20,7 @@ def _require(condition: bool, hint: str) -> None:
 
 
 def check_cnn_bits(broadcast_bits: int, aggregate_bits: int) -> None:
-    """Exercise 1: per-client bits of `fedkit.fedavg` for the FedAvg CNN, predicted without building it."""
+    """Exercise 1: per-client bits of `fedkit.algorithms.fedavg` for the FedAvg CNN, predicted without building it."""
     params = models.create_keras_model("cnn").count_params()
     model_bits = params * 32
     _require(
@@ -68,7 +68,7 @@ def check_means(weighted: float, unweighted: float) -> None:
 
 def check_round_verdict(record: dict, round_num: int, differs: bool) -> None:
     """Exercise 4: whether FedSGD (rate 1.0) and weighted FedAvg differ after `round_num`, from the results file."""
-    from fedkit import results
+    from fedkit.common import results
 
     accuracy = record["data"]["test_accuracy"] if isinstance(record, dict) and "data" in record else None
     _require(accuracy is not None, 'record should be what results.read("algorithms") returns.')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_federated as tff
 
-from fedkit import sizing
+from fedkit.compression import sizing
 
 READINGS = [68.5, 70.3, 69.8, 71.0, 66.2]
 _CLIENT_FLOATS = tff.FederatedType(np.float32, tff.CLIENTS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit.training import History
+from fedkit.experiments import History
 
-# Bits per client and round of `training.build_fedavg` (from_keras_model: the weights plus the client learning
+# Bits per client and round of `algorithms.build_fedavg` (from_keras_model: the weights plus the client learning
 # rate down; the change, its weight and the metric sums up), as `sizing.communication_cost` counts them.
 DENSE_BITS = (251_232, 251_488)
 CNN_BITS = (53_227_872, 53_228_128)
@@ -22,7 +22,7 @@ def _require_history(history: object, name: str) -> None:
     _require(
         isinstance(history, History) and bool(history.rows),
         f"{name} is {type(history).__name__}, not the History of a run: pass the second value that "
-        "training.run_rounds returns (state, history).",
+        "experiments.run_rounds returns (state, history).",
     )
     _require(
         "cumulative_broadcast_bits" in history.rows[0],
@@ -133,16 +133,16 @@ def check_dense_run(history_dense: History, dense_metrics: dict) -> None:
     _require(
         down == DENSE_BITS[0],
         f"history_dense broadcasts {down:,} bits per client and round, not the dense model's {DENSE_BITS[0]:,}: "
-        'build the process with training.build_fedavg("dense", client_lr=0.1) and train with flat=True.',
+        'build the process with algorithms.build_fedavg("dense", client_lr=0.1) and train with flat=True.',
     )
     _require(
         isinstance(dense_metrics, dict) and isinstance(dense_metrics.get("accuracy"), float),
-        f"dense_metrics is {dense_metrics!r}: pass the dict that training.evaluate returns.",
+        f"dense_metrics is {dense_metrics!r}: pass the dict that experiments.evaluate returns.",
     )
     _require(
         dense_metrics["accuracy"] > 0.5,
         f"test accuracy {dense_metrics['accuracy']:.3f}: the dense model has barely learned; train it 10 rounds with "
-        'client_lr=0.1 and epochs=5, and evaluate with training.build_evaluation("dense") on flat test data.',
+        'client_lr=0.1 and epochs=5, and evaluate with algorithms.build_evaluation("dense") on flat test data.',
     )
     print(
         f"Right: test accuracy {dense_metrics['accuracy']:.3f} after {len(history_dense.rows)} rounds, with "

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit.training import History
+from fedkit.experiments import History
 
 
 def _require(condition: bool, hint: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedkit import lossless
+from fedkit.compression import lossless
 
 
 def check_gamma_length(length: Callable[[int], int]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedkit import dme
+from fedkit.compression import dme
 
 
 def _vectors() -> list[np.ndarray]:

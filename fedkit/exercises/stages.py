@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import stages
+from fedkit.compression import stages
 
 SIGN_TARGET = 25.0  # x less than float32: 1 bit per sign, packed 28 to an int32, is ~27x
 

@@ -1,25 +1,22 @@
-"""The lessons' long runs, one module each: `python -m fedkit reproduce NAME` runs one over its seeds and
-writes `fedkit/results/NAME.json`, which the lesson reads back (`fedkit.results.read`).
+"""Layer 5, experiments: the seeded round loop with its history, evaluation, checkpoints and TensorBoard logs,
+the compression sweep, figures of runs, and the lessons' long runs (`python -m fedkit reproduce NAME`).
 
-An experiment module defines `HELP` (one line), `SEEDS` (its default seeds) and
-`run(seeds: tuple[int, ...]) -> dict` (JSON-ready data; it may print progress). Modules are found by name
-in this package, so adding one needs no other edit.
+Public names:
+- from `rounds`: `run_rounds` (train up to a round on seeded client samples; returns the state and a `History`),
+  `History`, `evaluate`, `initial_state`, `round_data`;
+- from `checkpoints`: `Checkpointer`, `CheckpointError` (resumable runs; `run_rounds(checkpoint_dir=...)`).
+
+Submodules: `rounds`, `checkpoints`, `sweep` (the compression sweep: `sweep.default_grid`, `sweep.run_sweep`),
+`plots` (`plots.plot_runs`, ...), and `reproduce` (the named long runs: `reproduce.names()`, `reproduce.load(name)`).
+`sweep` and `reproduce` import TensorFlow only when they train.
 """
 
-from __future__ import annotations
+from fedkit.common import lazy
 
-import importlib
-import pkgutil
-from types import ModuleType
-
-
-def names() -> list[str]:
-    """The experiments there are, by name (`-` for `_` in module names)."""
-    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
-
-
-def load(name: str) -> ModuleType:
-    """The module of experiment `name`; a ValueError naming the choices if there is none."""
-    if name not in names():
-        raise ValueError(f"unknown experiment {name!r}: choose one of {', '.join(names())}.")
-    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+__getattr__, __dir__ = lazy.exports(
+    __name__,
+    {
+        "rounds": ["run_rounds", "History", "evaluate", "initial_state", "round_data"],
+        "checkpoints": ["Checkpointer", "CheckpointError"],
+    },
+)

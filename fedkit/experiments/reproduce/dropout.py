@@ -28,11 +28,15 @@ def configurations() -> list[dict]:
 
 def run(seeds: tuple[int, ...]) -> dict:
     """Train every configuration once per seed; return bits, client compute and test accuracy per seed."""
-    from fedkit import data, dropout, results, sizing, training
+    from fedkit import algorithms, data
+    from fedkit.algorithms import dropout
+    from fedkit.common import results
+    from fedkit.compression import sizing
+    from fedkit.experiments import rounds
 
     train, test = data.load_emnist()
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]
-    evaluation = training.build_evaluation("cnn")
+    evaluation = algorithms.build_evaluation("cnn")
     rows = []
     for config in configurations():
         start = time.perf_counter()
@@ -40,10 +44,10 @@ def run(seeds: tuple[int, ...]) -> dict:
         cost = sizing.communication_cost(process.next)
         accuracies = []
         for seed in seeds:
-            state, _ = training.run_rounds(
+            state, _ = rounds.run_rounds(
                 process, train, ROUNDS, CLIENTS_PER_ROUND, seed=seed, epochs=EPOCHS, track_size=False, verbose=False
             )
-            accuracies.append(training.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
+            accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
             print(
                 f"{config['name']}, seed {seed}: test accuracy {accuracies[-1]:.4f} "
                 f"({time.perf_counter() - start:.0f} s)",

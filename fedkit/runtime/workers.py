@@ -32,7 +32,7 @@ from pathlib import Path
 import grpc
 import tensorflow_federated as tff
 
-from fedkit import ENV_DEFAULTS
+from fedkit.common.env import ENV_DEFAULTS
 
 _GRPC_OPTIONS = [
     ("grpc.max_message_length", 2_000_000_000),

@@ -8,7 +8,7 @@ short codes (n takes 2 * floor(log2 n) + 1 bits: 1 -> "1", 2 -> "010", 3 -> "011
 Shapes stay static, so the static count still works: the codes go into a buffer sized for the worst
 case (every value taking the longest code), and that buffer's size is the static upper bound. The
 stage also reports `length`, the bits the codes really took, as its state update: TFF sums it over
-clients (one int64 per client and coded tensor, itself counted statically), and `fedkit.encoders`
+clients (one int64 per client and coded tensor, itself counted statically), and `fedkit.compression.encoders`
 reports the sum as the measured bits. Values are coded in chunks whose start offsets travel along
 (int32 each, static), so the decoder decodes all chunks in parallel in `CHUNK` short steps.
 """

@@ -23,7 +23,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 META = "fedkit-checkpoint.json"
-CONFIG_ATTRIBUTE = "fedkit_config"  # where `training.build_fedavg` can leave the configuration
+CONFIG_ATTRIBUTE = "fedkit_config"  # where `fedkit.algorithms.build_fedavg` leaves the configuration
 
 
 class CheckpointError(ValueError):

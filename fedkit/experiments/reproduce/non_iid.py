@@ -33,13 +33,16 @@ def settings() -> dict:
 
 def run(seeds: tuple[int, ...]) -> dict:
     """Test accuracy after `ROUNDS` rounds for each configuration and seed (the split drawn from the seed too)."""
-    from fedkit import data, partition, paths, results, training
+    from fedkit import algorithms, data
+    from fedkit.common import paths, results
+    from fedkit.data import partition
+    from fedkit.experiments import rounds
 
     train, test = data.load_emnist(cache_dir=paths.data_dir(), verbose=False)
     owners, labels, pixels = partition.pool(train)
     writers = partition.by_writer(owners)
     sizes = [len(rows) for rows in writers.values()]
-    evaluation = training.build_evaluation("dense")
+    evaluation = algorithms.build_evaluation("dense")
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids]
     accuracy = {name: [] for name in CONFIGS}
     for seed in seeds:
@@ -50,8 +53,8 @@ def run(seeds: tuple[int, ...]) -> dict:
         }
         for name, (split, clients_per_round) in CONFIGS.items():
             start = time.perf_counter()
-            process = training.build_fedavg("dense", client_lr=CLIENT_LR)
-            state, _ = training.run_rounds(
+            process = algorithms.build_fedavg("dense", client_lr=CLIENT_LR)
+            state, _ = rounds.run_rounds(
                 process,
                 partition.client_data(splits[split], labels, pixels),
                 ROUNDS,
@@ -62,7 +65,7 @@ def run(seeds: tuple[int, ...]) -> dict:
                 track_size=False,
                 verbose=False,
             )
-            acc = training.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"]
+            acc = rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"]
             accuracy[name].append(acc)
             print(f"seed {seed} {name}: test accuracy {acc:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
     return {

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders
+from fedkit.compression import encoders
 
 # Suresh et al.'s rotated stochastic binary is hadamard:1 (and k-level rotated hadamard:B).
 SPECS = (

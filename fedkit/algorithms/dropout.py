@@ -6,7 +6,7 @@ the round number and a seed, gathers that sub-model and broadcasts only it, opti
 Clients train the narrower CNN and send back its delta (optionally through an encoded mean); the
 server scatters the weighted mean delta back into the full weights: units not kept do not move.
 
-The sub-model's shapes depend only on `keep`, so `fedkit.sizing.communication_cost(process.next)`
+The sub-model's shapes depend only on `keep`, so `fedkit.compression.sizing.communication_cost(process.next)`
 counts its bits exactly. One sub-model is drawn per round and shared by that round's clients.
 
 Client computation (`client_flops`) is counted analytically: multiply-adds of the conv and dense
@@ -24,8 +24,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import encoders, models, training
-from fedkit.specs import DEFAULT_THRESHOLD, LOSSLESS, TFF_AGGREGATORS, parse_encoder, parse_keep_fraction
+from fedkit import models
+from fedkit.algorithms import builders
+from fedkit.compression import encoders
+from fedkit.compression.specs import DEFAULT_THRESHOLD, LOSSLESS, TFF_AGGREGATORS, parse_encoder, parse_keep_fraction
 
 ModelWeights = tff.learning.models.ModelWeights
 FULL_WIDTHS = (32, 64, 512)  # conv 1 filters, conv 2 filters, dense units of the FedAvg CNN
@@ -124,7 +126,7 @@ class ClientOutput:
 def client_update(
     model: tff.learning.models.FunctionalModel, weights: ModelWeights, dataset: tf.data.Dataset, learning_rate: float
 ) -> ClientOutput:
-    """Local SGD as `fedkit.fedavg.client_update`, also summing the loss and correct answers before each step."""
+    """Local SGD as `fedavg.client_update`, also summing the loss and correct answers before each step."""
     initial = tuple(weights.trainable)
     non_trainable = tuple(weights.non_trainable)
 
@@ -148,9 +150,9 @@ def client_update(
 
 @dataclasses.dataclass
 class DropoutProcess:
-    """A LearningProcess-like object for `fedkit.training.run_rounds`: initialize, next, get_model_weights.
+    """A LearningProcess-like object for `fedkit.experiments.run_rounds`: initialize, next, get_model_weights.
 
-    Its state carries the seed of the sub-model draws; `training.initial_state` sets it to the run's seed.
+    Its state carries the seed of the sub-model draws; `experiments.initial_state` sets it to the run's seed.
     """
 
     initialize_fn: tff.Computation
@@ -235,7 +237,7 @@ def build_process(
         return client_update(sub_model, weights, dataset, client_lr)
 
     delta_type = client_fn.type_signature.result.weights_delta
-    factory = training.aggregate_factory(aggregate, threshold) or tff.aggregators.MeanFactory()
+    factory = builders.aggregate_factory(aggregate, threshold) or tff.aggregators.MeanFactory()
     aggregator = factory.create(delta_type, client_fn.type_signature.result.client_weight)
 
     @tff.tensorflow.computation(weights_type, np.int32, np.int32, delta_type)

@@ -2,15 +2,15 @@
 an encoded broadcast and an encoded mean.
 
 Encoder specs are short strings: `identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`, `drive`,
-`eden:B` (DRIVE and EDEN, `fedkit.eden`); their grammar
-lives in the TensorFlow-free `fedkit.specs` (re-exported here). An encoder applies only to floating
+`eden:B` (DRIVE and EDEN, `fedkit.compression.eden`); their grammar
+lives in the TensorFlow-free `fedkit.compression.specs` (re-exported here). An encoder applies only to floating
 point variables over the threshold; `applies_to` names them, and an encoded broadcast or mean that
 would encode no variable warns (`UnusedEncoderWarning`), since it then sends exactly what identity sends.
 
-A lossless spec (`uniform-eg:B`, see `fedkit.lossless`) sends a fixed-capacity code buffer, counted
+A lossless spec (`uniform-eg:B`, see `fedkit.compression.lossless`) sends a fixed-capacity code buffer, counted
 statically at its capacity, and measures the bits its codes used: its encoded mean and broadcast report
 `measured_code_bits` (summed over clients; per client for a broadcast) and `code_capacity_bits` (per
-client, static) in their measurements, from which `fedkit.sizing.SizeTracker` derives measured totals.
+client, static) in their measurements, from which `fedkit.compression.sizing.SizeTracker` derives measured totals.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import tensorflow_federated as tff
 from tensorflow.python.util import nest  # flatten_with_joined_string_paths
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import eden, lossless
-from fedkit.specs import (  # noqa: F401
+from fedkit.compression import eden, lossless
+from fedkit.compression.specs import (  # noqa: F401
     DEFAULT_THRESHOLD,
     ENCODERS,
     LOSSLESS,

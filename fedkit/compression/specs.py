@@ -1,8 +1,8 @@
 """The encoder spec grammar (`identity`, `uniform:8`, `hadamard:8`, `kashin:8`, `uniform-eg:8`, `drive`, `eden:2`),
 free of TensorFlow.
 
-It lives apart from `fedkit.encoders` so that the command line can check its arguments before
-importing TensorFlow (which takes seconds); `fedkit.encoders` builds the encoders themselves.
+It lives apart from `fedkit.compression.encoders` so that the command line can check its arguments before
+importing TensorFlow (which takes seconds); `fedkit.compression.encoders` builds the encoders themselves.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ ENCODERS = ("identity", "uniform", "hadamard", "kashin", "uniform-eg", "drive", 
 UNPARAMETERIZED = ("identity", "drive")  # names that take no ':N' (DRIVE sends 1 bit per coordinate)
 LARGEST = {"eden": 8}  # the largest N where it is below MAX_BITS
 LOSSLESS = ("uniform-eg",)  # encoders whose coded size depends on the data: they report measured bits
-TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.training` gives them
-MODELS = ("cnn", "cnn62", "dense")  # the names `fedkit.models` builds
+TFF_AGGREGATORS = ("tff-compression",)  # TFF's own aggregators, by the name `fedkit.algorithms` gives them
 DEFAULT_THRESHOLD = 10_000
-DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 MAX_BITS = 16
 _REGISTERED: dict[str, int] = {}  # name -> largest parameter, for encoders registered at run time
 
@@ -34,7 +32,7 @@ class EncoderSpec:
 
 
 def register_name(name: str, largest: int = MAX_BITS) -> None:
-    """Make `name:N` (1 <= N <= `largest`) a valid spec; `fedkit.encoders.register_encoder` calls this."""
+    """Make `name:N` (1 <= N <= `largest`) a valid spec; `fedkit.compression.encoders.register_encoder` calls this."""
     if name in ENCODERS or ":" in name or not name:
         raise ValueError(f"encoder name {name!r} is built in, empty or has a ':'; pick another name.")
     _REGISTERED[name] = largest
@@ -68,7 +66,7 @@ def parse_encoder(spec: str | EncoderSpec) -> EncoderSpec:
 
 
 def parse_keep_fraction(value: str | float) -> float:
-    """A Federated Dropout keep fraction in (0, 1] (`fedkit.dropout`): '0.75' -> 0.75."""
+    """A Federated Dropout keep fraction in (0, 1] (`fedkit.algorithms.dropout`): '0.75' -> 0.75."""
     try:
         number = float(value)
     except (TypeError, ValueError):

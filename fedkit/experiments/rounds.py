@@ -1,11 +1,9 @@
-"""FedAvg built from named pieces, a seeded round loop with progress, history and TensorBoard, and
-federated evaluation."""
+"""A seeded round loop with progress, history, checkpoints and TensorBoard, and federated evaluation of
+its weights."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,107 +12,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import data, encoders, models, runtime
-from fedkit.checkpoints import Checkpointer
-from fedkit.sizing import SizeTracker, communication_cost, format_size
-
-
-def broadcast_process(
-    model_fn: Callable, spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
-) -> tff.learning.templates.DistributionProcess | None:
-    """Server -> clients: a plain broadcast (None or 'identity') or an encoded one."""
-    if spec is None or encoders.parse_encoder(spec).name == "identity":
-        return None  # build_weighted_fed_avg's own plain broadcast
-    return encoders.encoded_broadcast(model_fn, spec, threshold)
-
-
-# TFF's own aggregators, usable wherever an aggregate encoder spec is.
-TFF_AGGREGATORS = {"tff-compression": tff.learning.compression_aggregator}
-
-
-def aggregate_factory(
-    spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
-) -> tff.aggregators.WeightedAggregationFactory | None:
-    """Clients -> server: a plain weighted mean (None or 'identity'), TFF's own, or an encoded one."""
-    if spec in TFF_AGGREGATORS:
-        return TFF_AGGREGATORS[spec]()
-    if spec is None or encoders.parse_encoder(spec).name == "identity":
-        return None  # build_weighted_fed_avg's own MeanFactory
-    return encoders.encoded_mean(spec, threshold)
-
-
-def build_fedavg(
-    model: str | Callable = "cnn",
-    client_lr: float = 0.02,
-    server_lr: float = 1.0,
-    broadcast: str | None = None,
-    aggregate: str | None = None,
-    threshold: int = encoders.DEFAULT_THRESHOLD,
-) -> tff.learning.templates.LearningProcess:
-    """FedAvg (`build_weighted_fed_avg`) with client SGD, server SGD and optional encoders.
-
-    `model` is a name from `fedkit.models.MODELS`, a no-argument model function or a
-    `tff.learning.models.FunctionalModel`. The process carries its configuration as `fedkit_config`.
-    """
-    for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
-    model_fn = models.model_fn(model) if isinstance(model, str) else model
-    with runtime.reraise_swallowed_interrupt():  # a Ctrl-C during tracing is not lost
-        process = tff.learning.algorithms.build_weighted_fed_avg(
-            model_fn,
-            client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
-            server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
-            model_distributor=broadcast_process(model_fn, broadcast, threshold),
-            model_aggregator=aggregate_factory(aggregate, threshold),
-        )
-    process.fedkit_config = {
-        "model": model if isinstance(model, str) else _model_label(model),
-        "client_lr": float(client_lr),
-        "server_lr": float(server_lr),
-        "broadcast": broadcast,
-        "aggregate": aggregate,
-        "threshold": int(threshold),
-    }
-    return process
-
-
-def _model_label(model: Callable | tff.learning.models.FunctionalModel) -> str:
-    # Stable across sessions (no memory address), so a resumed run finds the same configuration.
-    return getattr(model, "__qualname__", type(model).__name__)
-
+from fedkit import data, models
+from fedkit.algorithms.builders import accuracy_metric_name
+from fedkit.compression.sizing import SizeTracker, communication_cost, format_size
+from fedkit.experiments.checkpoints import Checkpointer
 
 # tf.data would rewrite each writer's dataset as the worker opens it (fusions, autotuning), which on a
 # writer's one to three test batches costs more than it saves: 0.1 to 0.4 s per evaluation of 104.
 _NO_TF_DATA_REWRITES = tf.data.Options()
 _NO_TF_DATA_REWRITES.experimental_optimization.apply_default_optimizations = False
-
-
-def build_evaluation(model: str | Callable = "cnn") -> tff.learning.templates.LearningProcess:
-    """Federated evaluation (`build_fed_eval`) of a model's weights on test clients.
-
-    A named model's own weights start at zeros (`initialize()` holds zeros): the evaluation only
-    scores weights it is given, and every writer's function would draw the CNN's 1.66 million random
-    starting values again before assigning them.
-    """
-    # A loop over each client's batches inside its function, not a dataset reduce whose function the worker
-    # instantiates anew for every client: the same metrics, a third less worker time over the 104 writers.
-    return tff.learning.algorithms.build_fed_eval(
-        models.starting_at_zeros(models.model_fn(model)) if isinstance(model, str) else model,
-        loop_implementation=tff.learning.LoopImplementation.DATASET_ITERATOR,
-    )
-
-
-def accuracy_metric_name(metrics: dict, name: str | None = None) -> str:
-    """The accuracy metric among `metrics`: `name` if given, else the one key ending in 'accuracy'."""
-    if name is not None:
-        if name not in metrics:
-            raise ValueError(f"accuracy_metric={name!r} is not among the model's metrics {sorted(metrics)}.")
-        return name
-    found = [key for key in metrics if re.fullmatch(r"(.*_)?accuracy", key)]
-    if len(found) != 1:
-        raise ValueError(f"cannot tell the accuracy metric among {sorted(metrics)}: pass accuracy_metric=<its name>.")
-    return found[0]
 
 
 def evaluate(
@@ -221,7 +127,7 @@ def run_rounds(
 
     Each round samples `clients_per_round` clients with one seeded RNG, trains, records the
     training metrics and (with `track_size`) the cumulative bits that crossed placements (static
-    counts; with a lossless encoder also the measured ones, see `fedkit.sizing`), and
+    counts; with a lossless encoder also the measured ones, see `fedkit.compression.sizing`), and
     writes them to TensorBoard under `log_dir` when given. With `checkpoint_dir`, the program
     state is saved every `checkpoint_every` rounds and a rerun resumes from the latest one.
     The accuracy recorded is the training metric ending in 'accuracy' (`sparse_categorical_accuracy`
@@ -285,7 +191,7 @@ def run_rounds(
 
 
 # History column -> SizeTracker list. "cumulative_*" are static counts; "measured_cumulative_*" appear
-# only when the process reports measured bits (a lossless encoder; see `fedkit.sizing`).
+# only when the process reports measured bits (a lossless encoder; see `fedkit.compression.sizing`).
 _BITS_COLUMNS = {
     "cumulative_broadcast_bits": "broadcast_bits",
     "cumulative_aggregate_bits": "aggregate_bits",

@@ -5,7 +5,7 @@ Two settings. "even": every client does the same local work (5 epochs), as in th
 client draws its own number of local epochs (1 to 10) every round, the heterogeneous local work that FedProx
 was proposed for; FedAvg and FedProx at two proximal strengths see the same draws.
 
-FedProx is `fedkit.fedavg.build_process(..., proximal_strength=mu)`: TFF 0.87's `build_weighted_fed_prox`
+FedProx is `fedkit.algorithms.fedavg.build_process(..., proximal_strength=mu)`: TFF 0.87's `build_weighted_fed_prox`
 adds the proximal gradient with the wrong sign (it pushes clients away from the broadcast model).
 """
 
@@ -17,7 +17,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from fedkit import data, fedavg, models, paths, runtime, training
+from fedkit import algorithms, data, models, runtime
+from fedkit.algorithms import fedavg
+from fedkit.common import paths
+from fedkit.experiments import rounds
 
 HELP = "lesson 05: weighted/unweighted FedAvg, FedSGD and FedProx (dense model, even and uneven local work)"
 SEEDS = (0, 1, 2)
@@ -83,7 +86,7 @@ def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str,
 
 
 def _next(process, state, datasets):
-    """The next state of a TFF learning process or of `fedkit.fedavg`'s process."""
+    """The next state of a TFF learning process or of `fedkit.algorithms.fedavg`'s process."""
     result = process.next(state, datasets)
     return result if isinstance(result, fedavg.ServerState) else result.state
 
@@ -108,7 +111,7 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict:
         train, test = data.load_emnist(only_digits=True, cache_dir=paths.data_dir(), verbose=False)
         test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids]
         model = models.functional_model("dense")
-        evaluation = training.build_evaluation(model)
+        evaluation = algorithms.build_evaluation(model)
         runs = builders(model)
         accuracy = {name: {str(r): [] for r in EVAL_ROUNDS} for name in runs}
         for seed in seeds:
@@ -121,7 +124,7 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict:
                     state = _next(process, state, _datasets(train, step, setting))
                     if r in EVAL_ROUNDS:
                         weights = _weights(process, state)
-                        accuracy[name][str(r)].append(training.evaluate(evaluation, weights, test_data)["accuracy"])
+                        accuracy[name][str(r)].append(rounds.evaluate(evaluation, weights, test_data)["accuracy"])
                 final = accuracy[name][str(EVAL_ROUNDS[-1])][-1]
                 print(
                     f"seed {seed} {name:<26} test accuracy {final:.4f} ({time.perf_counter() - start:.0f} s)",

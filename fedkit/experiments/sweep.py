@@ -18,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from fedkit.results import interval95
-from fedkit.specs import DEFAULT_SEEDS  # `reproduce sweep`'s default, TF-free for the CLI
+from fedkit.common.results import interval95
 
 # TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
+
+DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
     """One point of the sweep: encoders for each direction, the size threshold and, for Federated
-    Dropout (`fedkit.dropout`), the keep fraction (None: `build_weighted_fed_avg`, no dropout)."""
+    Dropout (`fedkit.algorithms.dropout`), the keep fraction (None: `build_weighted_fed_avg`, no dropout)."""
 
     name: str
     broadcast: str = "identity"
@@ -168,24 +169,26 @@ def run_config(
     evaluation=None,
 ):
     """Train `config` once per seed (one process build); return its result row and the first seed's history."""
-    from fedkit import sizing, training
+    from fedkit import algorithms
+    from fedkit.compression import sizing
+    from fedkit.experiments import rounds
 
     start = time.perf_counter()
     if config.dropout is None:
-        process = training.build_fedavg(
+        process = algorithms.build_fedavg(
             "cnn", settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
         )
     else:
-        from fedkit import dropout
+        from fedkit.algorithms import dropout
 
         process = dropout.build_process(
             config.dropout, settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
         )
     cost = sizing.communication_cost(process.next)
-    evaluation = evaluation or training.build_evaluation("cnn")
+    evaluation = evaluation or algorithms.build_evaluation("cnn")
     accuracies, losses, histories = [], [], []
     for seed in settings.seeds:
-        state, history = training.run_rounds(
+        state, history = rounds.run_rounds(
             process,
             train,
             settings.rounds,
@@ -195,7 +198,7 @@ def run_config(
             log_dir=log_dir / f"seed{seed}" if log_dir else None,
             verbose=verbose,
         )
-        metrics = training.evaluate(evaluation, process.get_model_weights(state), test_data)
+        metrics = rounds.evaluate(evaluation, process.get_model_weights(state), test_data)
         accuracies.append(metrics["accuracy"])
         losses.append(metrics["loss"])
         histories.append(history)
@@ -237,7 +240,7 @@ def add_ratios(rows: list[dict]) -> list[dict]:
             key = f"{direction}_bits_per_client_round"
             row[f"{direction}_ratio"] = round(base[key] / row[key], 2) if base and row[key] else None
         if row.get("dropout") is not None:
-            from fedkit.dropout import forward_multiply_adds, kept_widths
+            from fedkit.algorithms.dropout import forward_multiply_adds, kept_widths
 
             full, sub = forward_multiply_adds(kept_widths(1.0)), forward_multiply_adds(kept_widths(row["dropout"]))
             row["client_compute_ratio"] = round(full / sub, 2)
@@ -255,7 +258,8 @@ def run_sweep(
 ) -> tuple[list[dict], dict]:
     """Run every configuration, print progress (per round with `verbose`), write results.csv/.md and
     figures into `out_dir`; `on_row(rows)`, when given, is called with the rows so far after each one."""
-    from fedkit import data, runtime, sizing, training
+    from fedkit import algorithms, data, runtime
+    from fedkit.compression import sizing
 
     out_dir = Path(out_dir)
     check_settings(settings, out_dir, cache_dir)
@@ -263,7 +267,7 @@ def run_sweep(
     check_settings(settings, out_dir, cache_dir, train_clients=len(train.client_ids))
     out_dir.mkdir(parents=True, exist_ok=True)
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]
-    evaluation = training.build_evaluation("cnn")  # one evaluation computation for every configuration
+    evaluation = algorithms.build_evaluation("cnn")  # one evaluation computation for every configuration
     rows, histories = [], {}
     for i, config in enumerate(configs, 1):
         if i > 1:
@@ -292,7 +296,7 @@ def run_sweep(
 
 
 def results_data(rows: Sequence[dict], settings: SweepSettings) -> dict:
-    """The sweep as `fedkit.results` data: the settings and one row per configuration with its per-seed test
+    """The sweep as `fedkit.common.results` data: the settings and one row per configuration with its per-seed test
     accuracies, their mean and 95% interval half-width (None for one seed), exact bits and the Pareto mark."""
     front = pareto_front(rows)
     keys = (
@@ -368,14 +372,14 @@ def write_results(
     results_dir: str | Path | None = None,
 ) -> Path:
     """Write the sweep as the results file `<name>.json` (`fedkit/results/` unless another folder is given)."""
-    from fedkit import results
+    from fedkit.common import results
 
     return results.write(name, results_data(rows, settings), command, results_dir)
 
 
 def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table (bits in format_size units, ratios as 3.47x)."""
-    from fedkit import sizing
+    from fedkit.compression import sizing
 
     compute = any(r.get("client_compute_ratio") for r in rows)
     head = [

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from fedkit.paths import output_path
-from fedkit.training import History
+from fedkit.common.paths import output_path
+from fedkit.experiments.rounds import History
 
 _TITLES = {
     "loss": "training loss",
@@ -108,7 +108,7 @@ def plot_label_mix(
 
 
 def plot_summaries(summaries: Mapping[str, Mapping], ylabel: str = "test accuracy", save_as: str | None = None) -> None:
-    """Each named summary (`fedkit.results.summary`) as its mean with its 95% interval, and one dot per seed."""
+    """Each named summary (`fedkit.common.results.summary`) as its mean with its 95% interval, and one dot per seed."""
     fig, ax = plt.subplots(figsize=(1.9 * len(summaries) + 1.5, 3.4))
     for i, s in enumerate(summaries.values()):
         ax.errorbar([i], [s["mean"]], yerr=[s["ci95"] or 0.0], fmt="o", capsize=6, color="black", markersize=7)

@@ -21,7 +21,7 @@ COLAB_RUNTIME = "2025.07"
 REQUIREMENTS = "requirements-colab.txt"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # Colab shows a cell whose first line is `#@title` (and whose metadata says cellView "form") by its title alone.
-SETUP_MARKER = "#@title Colab setup: run this first (generated from fedkit/colab.py by tools/colab_cells.py)"
+SETUP_MARKER = "#@title Colab setup: run this first (generated from fedkit/runtime/colab.py by tools/colab_cells.py)"
 
 # Colab's own Jupyter and tooling side: installing other versions of these breaks its kernel, and
 # requirements-colab.txt never pins them (TF, TFF and their science dependencies are what it pins).

@@ -1,5 +1,9 @@
-"""`python -m fedkit`: communication cost of a configuration (`cost`), the compression sweep
-(`reproduce sweep`), and Suresh et al.'s distributed mean estimation tables (`reproduce dme`)."""
+"""Layer 6, the command line, `python -m fedkit`: communication cost of a configuration (`cost`), the compression
+sweep (`reproduce sweep`), and Suresh et al.'s distributed mean estimation tables (`reproduce dme`).
+
+Public names: `main` (the entry point), `parser`, `cost_report`, `seeds_for`, `UsageError`, `PROG`.
+Importing it imports no TensorFlow: the arguments are checked first.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # TensorFlow takes seconds to import: this module imports it only once the arguments are checked.
-from fedkit import experiments, specs
+from fedkit.compression import specs
+from fedkit.experiments import reproduce
+from fedkit.models.names import MODELS
 
 PROG = "python -m fedkit"
+DESCRIPTION = """`python -m fedkit`: communication cost of a configuration (`cost`), the compression sweep
+(`reproduce sweep`), and Suresh et al.'s distributed mean estimation tables (`reproduce dme`)."""
 MAX_CLIENTS = 100_000
 MAX_ROUNDS = 100_000
 MAX_EPOCHS = 1_000
@@ -64,10 +72,10 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface's argument parser."""
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
     cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
-    cost.add_argument("--model", choices=specs.MODELS, default="cnn")
+    cost.add_argument("--model", choices=MODELS, default="cnn")
     cost.add_argument(
         "--broadcast",
         type=_encoder_arg,
@@ -100,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
     rep.add_argument(
         "what",
-        choices=["sweep", "dme", *experiments.names()],
+        choices=["sweep", "dme", *reproduce.names()],
         help="dme prints its tables and takes only --trials; the others are the lessons' long runs, "
         "written to fedkit/results/NAME.json (--seeds, --out)",
     )
@@ -138,7 +146,8 @@ def cost_report(
 ) -> dict:
     """Per-client and per-round bits of one FedAvg round of this configuration (with `dropout`: Federated
     Dropout's sub-model, and its client multiply-adds per training example)."""
-    from fedkit import runtime, sizing, training
+    from fedkit import algorithms, runtime
+    from fedkit.compression import sizing
 
     if dropout is not None and model != "cnn":
         raise UsageError(
@@ -146,9 +155,9 @@ def cost_report(
         )
     with runtime.reraise_swallowed_interrupt():
         if dropout is None:
-            process = training.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+            process = algorithms.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
         else:
-            from fedkit import dropout as federated_dropout
+            from fedkit.algorithms import dropout as federated_dropout
 
             process = federated_dropout.build_process(
                 dropout, broadcast=broadcast, aggregate=aggregate, threshold=threshold
@@ -187,7 +196,7 @@ def _lossless_directions(broadcast: str, aggregate: str) -> list[str]:
 
 
 def _table(report: dict) -> str:
-    from fedkit.sizing import format_size
+    from fedkit.compression.sizing import format_size
 
     rows = [("", "per client", "per round")]
     for direction in ("broadcast", "aggregate"):
@@ -240,7 +249,7 @@ def _stop_now(signum: int, frame) -> None:
     Not by an exception: Python raises it wherever the signal lands, and where that is a GC callback
     (jax installs one) it is printed as "Exception ignored" and lost.
     """
-    shutdown = getattr(sys.modules.get("fedkit.runtime"), "shutdown", None)  # None while it is being imported
+    shutdown = getattr(sys.modules.get("fedkit.runtime.workers"), "shutdown", None)  # None while it is being imported
     if shutdown is not None:
         shutdown()
     sys.stdout.flush()
@@ -293,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _reproduce_dme(trials: int) -> int:
-    from fedkit import dme, paths, results, vnmse
+    from fedkit.common import paths, results
+    from fedkit.compression import dme, vnmse
 
     print(f"Every kit encoder on the DME papers' harness (d = 2^14, 10 clients, {trials} trials):\n")
     rows = vnmse.sweep(trials=trials)
@@ -316,13 +326,17 @@ def seeds_for(args: argparse.Namespace) -> tuple[int, ...]:
     """The seeds `reproduce` runs: --seeds, else the sweep's defaults or the experiment's own."""
     if args.seeds is not None:
         return tuple(args.seeds)
-    return tuple(specs.DEFAULT_SEEDS) if args.what == "sweep" else tuple(experiments.load(args.what).SEEDS)
+    if args.what == "sweep":
+        from fedkit.experiments import sweep
+
+        return tuple(sweep.DEFAULT_SEEDS)
+    return tuple(reproduce.load(args.what).SEEDS)
 
 
 def _reproduce_experiment(args: argparse.Namespace) -> int:
-    from fedkit import results
+    from fedkit.common import results
 
-    module = experiments.load(args.what)
+    module = reproduce.load(args.what)
     seeds = seeds_for(args)
     if args.out:
         _check_writable_dir(Path(args.out), "--out")
@@ -333,14 +347,14 @@ def _reproduce_experiment(args: argparse.Namespace) -> int:
 
 
 def _reproduce_sweep(args: argparse.Namespace) -> int:
-    from fedkit import paths
+    from fedkit.common import paths
 
     out = Path(args.out) if args.out else paths.project_root() / "outputs" / "sweep"
     cache_dir = Path(args.cache_dir) if args.cache_dir else paths.data_dir()
     if not args.list:
         _check_writable_dir(out, "--out")
         _check_writable_dir(cache_dir, "--cache-dir")
-    from fedkit import sweep  # run_sweep loads the data once and checks --clients against it before writing
+    from fedkit.experiments import sweep  # run_sweep loads the data once and checks --clients against it before writing
 
     try:
         grid = sweep.dropout_grid(args.dropout) if args.dropout else sweep.default_grid()

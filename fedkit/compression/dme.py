@@ -2,7 +2,7 @@
 
 n clients each hold a vector X_i in R^d; each sends a quantized Y_i and the server estimates the mean
 as the mean of the Y_i. The error of a protocol is E = E||mean(Y) - mean(X)||^2. Three protocols, each
-built from `tensor_encoding` stages (through `fedkit.encoders.make_encoder`):
+built from `tensor_encoding` stages (through `fedkit.compression.encoders.make_encoder`):
 
 - `binary` (the paper's pi_sb): each coordinate rounded stochastically, and without bias, to the
   vector's min or max: `uniform:1` (flatten, 1-bit stochastic uniform quantization, bit-packing).
@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, stages
+from fedkit.compression import encoders, stages
 
 METHODS = ("binary", "k-level", "rotated")
 PAPER_NAMES = {"binary": "pi_sb", "k-level": "pi_sk", "rotated": "pi_srk"}

@@ -23,21 +23,24 @@ def config_name(spec: str | None) -> str:
 
 def run(seeds: tuple[int, ...]) -> dict:
     """Train every configuration once per seed; return bits per client and test accuracy per seed."""
-    from fedkit import data, results, sizing, training
+    from fedkit import algorithms, data
+    from fedkit.common import results
+    from fedkit.compression import sizing
+    from fedkit.experiments import rounds
 
     train, test = data.load_emnist(verbose=False)
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids]
-    evaluation = training.build_evaluation(MODEL)
+    evaluation = algorithms.build_evaluation(MODEL)
     rows = []
     for spec in ENCODERS:
         start = time.perf_counter()
-        process = training.build_fedavg(
+        process = algorithms.build_fedavg(
             MODEL, CLIENT_LR, SERVER_LR, broadcast=spec, aggregate=spec, threshold=THRESHOLD
         )
         cost = sizing.communication_cost(process.next)
         accuracies = []
         for seed in seeds:
-            state, _ = training.run_rounds(
+            state, _ = rounds.run_rounds(
                 process,
                 train,
                 ROUNDS,
@@ -48,7 +51,7 @@ def run(seeds: tuple[int, ...]) -> dict:
                 track_size=False,
                 verbose=False,
             )
-            accuracies.append(training.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
+            accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
             print(f"{config_name(spec)}, seed {seed}: test accuracy {accuracies[-1]:.4f}", flush=True)
         rows.append(
             {

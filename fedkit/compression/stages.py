@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit import encoders, sizing
+from fedkit.compression import encoders, sizing
 
 
 @te.core.tf_style_encoding_stage

@@ -1,7 +1,7 @@
 """Federated EMNIST: TFF's own loader over a cache holding TFF's download or the FEMNIST sample, served from memory.
 
 `load_emnist` keeps `<cache_dir>/emnist_all.sqlite` in TFF's own format: either TFF's download
-(`source="tff"`) or the real FEMNIST sample that ships inside fedkit (`fedkit/sample/`), written
+(`source="tff"`) or the real FEMNIST sample that ships inside fedkit (`fedkit/data/sample/`), written
 the way TFF writes it. TFF's loader opens the file; the examples are then parsed once into memory,
 so a round reads no file and parses no `tf.train.Example`.
 """
@@ -54,7 +54,7 @@ class DataError(ValueError):
 
 def shipped_sample() -> Path:
     """The FEMNIST sample that ships inside the fedkit package."""
-    return Path(str(importlib.resources.files("fedkit").joinpath("sample", SAMPLE_FILE)))
+    return Path(str(importlib.resources.files("fedkit.data").joinpath("sample", SAMPLE_FILE)))
 
 
 def default_sample_path() -> Path:

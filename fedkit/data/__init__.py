@@ -1,0 +1,37 @@
+"""Layer 3, the clients' data: federated EMNIST (TFF's download or the FEMNIST sample shipped in
+`fedkit/data/sample/`) and ways to split examples among clients.
+
+Public names (from `emnist`, which imports TensorFlow on first use):
+- `load_emnist`: (train, test) `ClientData` from the cache, written from the sample or TFF's download;
+- `preprocess`, `preprocess_test`: a client's dataset as training or test batches;
+- `sample_clients`, `federated_data`: one round's clients and their datasets;
+- `read_sample`, `write_sample_sqlite`, `check_cache`, `in_memory_client_data`, `shipped_sample`,
+  `default_sample_path`, `DataError`, `CACHE_FILE`, `SAMPLE_FILE`, `SOURCES`.
+
+Submodules: `emnist`, and `partition` (by writer, IID and by label splits of one pool of examples).
+"""
+
+from fedkit.common import lazy
+
+__getattr__, __dir__ = lazy.exports(
+    __name__,
+    {
+        "emnist": [
+            "load_emnist",
+            "preprocess",
+            "preprocess_test",
+            "sample_clients",
+            "federated_data",
+            "read_sample",
+            "write_sample_sqlite",
+            "check_cache",
+            "in_memory_client_data",
+            "shipped_sample",
+            "default_sample_path",
+            "DataError",
+            "CACHE_FILE",
+            "SAMPLE_FILE",
+            "SOURCES",
+        ],
+    },
+)
