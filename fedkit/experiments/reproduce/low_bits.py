@@ -1,18 +1,19 @@
-"""Low bits: FedAvg with 1-bit quantization of both directions, without and with a random rotation.
+"""Low bits: FedAvg with 1-bit quantization of both directions, without and with a random rotation, and DRIVE.
 
 The dense 784->10 model, client SGD 0.1 for 5 local epochs, 10 clients a round, 10 rounds; every
 configuration is trained once per seed and scored on the held-out test writers. `uniform:B` quantizes
 each large tensor (the 7,840-value kernel; `THRESHOLD`) between its min and max; `hadamard:B` rotates
-it by a random Hadamard matrix first. The baseline encodes nothing. Lesson 11 reads the results file.
+it by a random Hadamard matrix first; `drive` (Vargaftik et al. 2021) rotates and sends signs with one
+scale that makes the estimate unbiased. The baseline encodes nothing. Lesson 11 reads the results file.
 """
 
 from __future__ import annotations
 
 import time
 
-HELP = "FedAvg with uniform:1 vs hadamard:1 on both directions, and no compression (lesson 11)"
+HELP = "FedAvg with uniform:1, hadamard:1 and drive on both directions, and no compression (lesson 11)"
 SEEDS = (0, 1, 2, 3, 4)  # five: three leave intervals too wide to separate rotation from plain 1-bit
-ENCODERS = (None, "uniform:1", "hadamard:1")  # the same spec down and up
+ENCODERS = (None, "uniform:1", "hadamard:1", "drive")  # the same spec down and up
 MODEL, ROUNDS, CLIENTS_PER_ROUND, EPOCHS, CLIENT_LR, SERVER_LR, THRESHOLD = "dense", 10, 10, 5, 0.1, 1.0, 1000
 
 
