@@ -131,8 +131,12 @@ def test_differs_from_identity(capsys):
         {"configuration": "far", "test_accuracy_per_seed": [0.70, 0.71, 0.72]},
     ]
     assert ex.differs_from_identity(rows) == ["far"]
-    ex.check_differs_from_identity(lambda r: ["far"], rows)
+    ex.check_differs_from_identity(ex.differs_from_identity, rows)
     assert "['far'] differ" in capsys.readouterr().out
+    # A constant answer fails on the checker's made-up rows, even where the real rows' answer is that constant.
+    no_difference = [r for r in rows if r["configuration"] != "far"]
+    with pytest.raises(AssertionError, match="made-up far"):
+        ex.check_differs_from_identity(lambda r: [], no_difference)
     for wrong, hint in [(["far", "close"], "overlap"), ([], "separate"), (["identity", "far"], "'identity'")]:
         with pytest.raises(AssertionError, match=hint):
             ex.check_differs_from_identity(lambda r, w=wrong: w, rows)

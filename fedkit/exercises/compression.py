@@ -169,11 +169,13 @@ def check_pareto_front(answer: Sequence[str], rows: Sequence[dict]) -> None:
     missing, extra = [n for n in expected if n not in answer], [a for a in answer if a not in expected]
     if extra:
         raise AssertionError(
-            f"{extra} are dominated: another configuration sends no more bits and is at least as accurate."
+            f"{extra} are dominated: another configuration sends no more bits, is at least as accurate, and is "
+            "better in one of the two."
         )
     if missing:
         raise AssertionError(
-            f"{missing} are on the front too: nothing sends fewer bits at equal or higher accuracy than them."
+            f"{missing} are on the front too: no other configuration sends no more bits at no lower accuracy "
+            "and is better in one of the two."
         )
     print(f"Right: the front is {expected}.")
 
@@ -185,8 +187,14 @@ def differs_from_identity(rows: Sequence[dict]) -> list[str]:
     return [name for name, s in summaries.items() if name != "identity" and results.differs(base, s)]
 
 
-def check_differs_from_identity(fn, rows: Sequence[dict]) -> None:
-    """09, exercise 3: `fn(rows)` names the configurations whose interval separates from identity's."""
+def _synthetic_rows() -> list[dict]:
+    """Three made-up configurations with a known answer: 'made-up far' differs from identity, 'made-up near' not."""
+    per_seed = {"identity": [0.90, 0.91, 0.89], "made-up far": [0.70, 0.71, 0.69], "made-up near": [0.895, 0.905, 0.90]}
+    return [{"configuration": name, "test_accuracy_per_seed": values} for name, values in per_seed.items()]
+
+
+def _check_differs_on(fn, rows: Sequence[dict]) -> list[str]:
+    """Check `fn(rows)` against `differs_from_identity(rows)`; the expected names."""
     try:
         answer = list(fn([dict(r) for r in rows]))
     except NotImplementedError:
@@ -204,4 +212,12 @@ def check_differs_from_identity(fn, rows: Sequence[dict]) -> None:
     missing = [n for n in expected if n not in answer]
     if missing:
         raise AssertionError(f"{missing} separate from identity too: their intervals do not overlap identity's.")
+    return expected
+
+
+def check_differs_from_identity(fn, rows: Sequence[dict]) -> None:
+    """09, exercise 3: `fn(rows)` names the configurations whose interval separates from identity's, on `rows`
+    and on made-up rows whose answer is not empty."""
+    _check_differs_on(fn, _synthetic_rows())
+    expected = _check_differs_on(fn, rows)
     print(f"Right: {expected or 'none'} differ from identity; every other gap is within the seed-to-seed spread.")

@@ -283,10 +283,8 @@ def run_sweep(
             on_row(rows)
         down, up = (sizing.format_size(row[f"{d}_bits_per_client_round"]) for d in ("downlink", "uplink"))
         accuracy = format_accuracy(row["test_accuracy"], row["test_accuracy_ci95"], len(settings.seeds))
-        print(
-            f"    test accuracy {accuracy}, {down} down / {up} up per client per round ({row['wall_seconds']:.0f} s)",
-            flush=True,
-        )
+        took = f" ({row['wall_seconds']:.0f} s)" if verbose else ""
+        print(f"    test accuracy {accuracy}, {down} down / {up} up per client per round{took}", flush=True)
     add_ratios(rows)
     for row, on_front in zip(rows, pareto_front(rows), strict=True):
         row["pareto"] = on_front
@@ -393,8 +391,7 @@ def markdown_table(rows: list[dict]) -> str:
         "test loss",
         "Pareto",
         "rounds",
-        "seeds",
-        "wall time",
+        "seeds used",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -413,7 +410,6 @@ def markdown_table(rows: list[dict]) -> str:
                     "yes" if r.get("pareto") else "",
                     str(r["rounds"]),
                     r["seeds"],
-                    f"{r['wall_seconds']:.0f} s",
                 ]
             )
             + " |"
