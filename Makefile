@@ -39,8 +39,11 @@ sweep: setup
 bench: setup
 	$(PY) benchmarks/run.py
 
+# What CI checks in the code: formatting, ruff's rules, and mypy over fedkit/ (its settings in pyproject.toml).
 lint: setup
+	$(VENV)/bin/ruff format --check fedkit tests tools benchmarks
 	$(VENV)/bin/ruff check fedkit tests tools benchmarks
+	$(VENV)/bin/mypy
 
 lock:
 	uv pip compile requirements.in --override overrides.txt --python-version 3.11 \

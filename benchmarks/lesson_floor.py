@@ -10,10 +10,11 @@ federated runtime can go below on this machine. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from fedkit.common.env import apply_defaults
+
+apply_defaults()  # fedkit's environment defaults (TF's C++ logging silenced), before TensorFlow starts
 
 
 def main(argv: list[str] | None = None) -> None:

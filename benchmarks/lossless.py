@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from fedkit.common.env import apply_defaults
+
+apply_defaults()  # fedkit's environment defaults (TF's C++ logging silenced), before TensorFlow starts
 
 
 def run(spec: str, args: argparse.Namespace, train, test) -> tuple[list[dict], dict, float]:

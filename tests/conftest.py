@@ -7,9 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
+# Property tests: no example database in the repository (as -p no:cacheprovider), no per-example deadline (a loaded
+# machine makes deadlines flaky); a failure prints the blob that replays it.
+settings.register_profile("fedkit", database=None, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fedkit"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ import pytest
 from fedkit import algorithms, experiments
 from fedkit.experiments import checkpoints
 
-RUN = dict(rounds=4, clients_per_round=3, seed=7, flat=True, verbose=False)
+RUN = dict(clients_per_round=3, seed=7, flat=True)
 CONFIG = {
     "model": "dense",
     "broadcast": "uniform:8",
@@ -24,12 +24,19 @@ class Interrupted(Exception):
     pass
 
 
-def interrupt_at(round_num):
-    def on_round(state, history):
-        if history.rows[-1]["round"] == round_num:
+class InterruptAt(experiments.RoundCallback):
+    def __init__(self, round_num):
+        self.round_num = round_num
+
+    def on_round(self, done):
+        if done.row["round"] == self.round_num:
             raise Interrupted
 
-    return on_round
+
+def run(process, train, folder, rounds=4, every=1, also=()):
+    """`rounds` rounds of `process` saved in `folder` every `every` rounds, with the callbacks `also` after."""
+    callbacks = [experiments.Checkpoints(folder, every), *also]
+    return experiments.train(process, train, experiments.RoundsConfig(rounds, **RUN), callbacks)
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +55,11 @@ def assert_one_short_line(error: Exception, folder) -> None:
 
 def test_resumed_run_equals_uninterrupted(emnist, dense, tmp_path, capsys):
     train, _ = emnist
-    full_state, full_history = experiments.run_rounds(dense, train, **RUN)
+    full_state, full_history = experiments.run_rounds(dense, train, 4, **RUN, verbose=False)
     with pytest.raises(Interrupted):
-        experiments.run_rounds(
-            dense, train, **RUN, checkpoint_dir=tmp_path, checkpoint_every=2, on_round=interrupt_at(3)
-        )
-    state, history = experiments.run_rounds(
-        dense, train, **{**RUN, "verbose": True}, checkpoint_dir=tmp_path, checkpoint_every=2
-    )
-    assert "Resuming after round 2" in capsys.readouterr().out
+        run(dense, train, tmp_path, every=2, also=[InterruptAt(3)])
+    state, history = run(dense, train, tmp_path, every=2, also=[experiments.Progress()])
+    assert f"Resuming after round 2 from {tmp_path}" in capsys.readouterr().out
     assert without_time(history) == without_time(full_history)
     for a, b in zip(
         dense.get_model_weights(state).trainable, dense.get_model_weights(full_state).trainable, strict=False
@@ -66,16 +69,16 @@ def test_resumed_run_equals_uninterrupted(emnist, dense, tmp_path, capsys):
 
 def test_foreign_checkpoint_is_refused(emnist, dense, tmp_path):
     train, _ = emnist
-    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    run(dense, train, tmp_path, rounds=1)
     other = algorithms.build_fedavg("dense", client_lr=0.1, aggregate="uniform:8", threshold=100)
     refused = f"{tmp_path}.*(another configuration|different learning process).*delete"
     with pytest.raises(checkpoints.CheckpointError, match=refused) as e:
-        experiments.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
+        run(other, train, tmp_path)
     assert_one_short_line(e.value, tmp_path)
     # A checkpoint without fedkit's record (older, or copied without it): TFF's own refusal, in one line.
     (tmp_path / checkpoints.META).unlink()
     with pytest.raises(checkpoints.CheckpointError, match="cannot be read|different learning process") as e:
-        experiments.run_rounds(other, train, **RUN, checkpoint_dir=tmp_path)
+        run(other, train, tmp_path)
     assert_one_short_line(e.value, tmp_path)
 
 
@@ -99,23 +102,23 @@ def test_checkpoint_of_another_configuration_is_refused(dense, tmp_path, change,
     assert_one_short_line(e.value, tmp_path)
 
 
-def test_run_rounds_compares_the_process_configuration(emnist, dense, tmp_path, monkeypatch):
+def test_training_compares_the_process_configuration(emnist, dense, tmp_path, monkeypatch):
     train, _ = emnist
     monkeypatch.setattr(dense, checkpoints.CONFIG_ATTRIBUTE, CONFIG, raising=False)
-    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    run(dense, train, tmp_path, rounds=1)
     monkeypatch.setattr(dense, checkpoints.CONFIG_ATTRIBUTE, {**CONFIG, "client_lr": 0.5})
     with pytest.raises(checkpoints.CheckpointError, match="client_lr=0.1 there, 0.5 here"):
-        experiments.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
+        run(dense, train, tmp_path)
 
 
 def test_corrupt_checkpoint_is_refused(emnist, dense, tmp_path):
     train, _ = emnist
-    experiments.run_rounds(dense, train, **{**RUN, "rounds": 1}, checkpoint_dir=tmp_path)
+    run(dense, train, tmp_path, rounds=1)
     for f in tmp_path.rglob("*"):
         if f.is_file() and f.name != checkpoints.META:
             f.write_bytes(b"\x00garbage")
     with pytest.raises(checkpoints.CheckpointError, match="cannot be read") as e:
-        experiments.run_rounds(dense, train, **RUN, checkpoint_dir=tmp_path)
+        run(dense, train, tmp_path)
     assert_one_short_line(e.value, tmp_path)
 
 

@@ -80,6 +80,7 @@ def test_table_columns_never_run_together():
         (["cost", "--threshold", "٣"], "'٣'"),
         (["cost", "--clients", "0"], "'0' is not a whole number from 1"),
         (["cost", "--clients", "1e20"], "'1e20' is not a whole number"),
+        (["cost", "--clients", "²"], "'²' is not a whole number"),
         (["cost", "--clients", "100000000000000000000"], "fedkit's limit"),
         (["reproduce", "sweep", "--client-lr", "inf"], "'inf' is not a finite number"),
         (["reproduce", "sweep", "--server-lr", "nan"], "'nan' is not a finite number"),
@@ -95,6 +96,17 @@ def test_bad_flags_name_the_value(args, message, capsys):
         cli.main(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_flags_are_parsed_once_into_specs():
+    args = cli.parser().parse_args(
+        ["cost", "--broadcast", " uniform:8", "--aggregate", "tff-compression", "--threshold", " 12 "]
+    )
+    assert args.broadcast == specs.EncoderSpec("uniform", 8) and args.threshold == 12
+    assert args.aggregate == specs.TffAggregatorSpec("tff-compression")
+    defaults = cli.parser().parse_args(["cost"])
+    assert defaults.broadcast == defaults.aggregate == specs.EncoderSpec("identity")
+    assert cli.parser().parse_args(["reproduce", "sweep", "--client-lr", "0.5"]).client_lr == 0.5
 
 
 def test_cli_names_match_the_library():

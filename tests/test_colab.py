@@ -19,6 +19,7 @@ import nbformat
 import pytest
 from conftest import ROOT, run_python
 
+from fedkit.common.env import ENV_DEFAULTS
 from fedkit.runtime import colab
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -157,6 +158,15 @@ def test_setup_cell_skips_the_install_when_the_kit_is_there(in_colab, monkeypatc
     monkeypatch.setattr(importlib.metadata, "version", versions.__getitem__)
     run_cell()
     assert in_colab == [] and capsys.readouterr().out == f"fedkit {colab.__version__} with TFF 0.87.0 is ready.\n"
+
+
+def test_setup_cell_sets_fedkits_environment_defaults_in_colab(in_colab, monkeypatch, capsys):
+    versions = {"fedkit": colab.__version__, "tensorflow-federated": colab.TFF_VERSION}
+    monkeypatch.setattr(importlib.metadata, "version", versions.__getitem__)
+    environment = {"GRPC_VERBOSITY": "DEBUG"}  # a value the user set wins
+    monkeypatch.setattr(os, "environ", environment)
+    run_cell()
+    assert environment == {**ENV_DEFAULTS, "GRPC_VERBOSITY": "DEBUG"} and len(ENV_DEFAULTS) >= 3
 
 
 # --- the notebooks' Colab cells -----------------------------------------------------------------------

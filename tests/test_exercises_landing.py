@@ -50,10 +50,11 @@ def test_client_batches(capsys):
 
 def test_resumed(emnist, process, tmp_path, capsys):
     train, _ = emnist
-    kwargs = dict(clients_per_round=2, seed=1, flat=True, verbose=False)
-    first = experiments.run_rounds(process, train, 1, checkpoint_dir=tmp_path / "a", **kwargs)[1]
-    second = experiments.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "a", **kwargs)[1]
-    started_over = experiments.run_rounds(process, train, 2, checkpoint_dir=tmp_path / "b", **kwargs)[1]
+    kwargs = dict(clients_per_round=2, seed=1, flat=True)
+    a, b = [experiments.Checkpoints(tmp_path / "a")], [experiments.Checkpoints(tmp_path / "b")]
+    first = experiments.train(process, train, experiments.RoundsConfig(1, **kwargs), a)[1]
+    second = experiments.train(process, train, experiments.RoundsConfig(2, **kwargs), a)[1]
+    started_over = experiments.train(process, train, experiments.RoundsConfig(2, **kwargs), b)[1]
     with pytest.raises(AssertionError, match="first rows differ"):
         landing.check_resumed(first, started_over, 1)
     with pytest.raises(AssertionError, match="rounds_trained=2"):

@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import algorithms, models
-from fedkit.algorithms import fedavg
+from fedkit.algorithms import dropout, fedavg
 from fedkit.compression import sizing
 
 CLIENT_LR, SERVER_LR = 0.5, 1.0
@@ -81,6 +81,49 @@ def test_pure_tf_pieces_run_outside_tff():
     np.testing.assert_allclose(new.model_weights.trainable[0], np.full((2, 2), 1.5))
     np.testing.assert_allclose(new.model_weights.trainable[1], np.full(2, 0.5))
     assert int(new.round_num) == 4
+
+
+def _in_graph(fn):
+    """`fn()`'s tensors as numpy, run in a graph (a Keras functional model predicts only there, as inside TFF)."""
+    with tf.Graph().as_default() as graph:
+        tensors = fn()
+        with tf.compat.v1.Session(graph=graph) as session:
+            return session.run(tensors)
+
+
+def test_local_sgd_sums_the_loss_and_correct_answers_and_is_dropouts_client_update():
+    model = models.functional_model("dense")
+    rng = np.random.default_rng(5)
+    kernel, bias = rng.normal(size=(784, 10)).astype(np.float32), rng.normal(size=10).astype(np.float32)
+    x, y = _client_arrays(4, 7)
+    weights = fedavg.ModelWeights([kernel, bias], [])
+
+    def batches():
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(3)  # 3, 3 and 1 examples
+
+    def trained(lr):
+        t = fedavg.local_sgd(model, weights, batches(), lr)
+        return t.weights_delta, t.examples, t.loss_sum, t.correct
+
+    # With learning rate 0 the weights stay: the sums are the starting model's, over all 7 examples.
+    delta, examples, loss_sum, correct = _in_graph(lambda: trained(0.0))
+    logits = x @ kernel + bias
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert examples == 7 and not any(np.any(d) for d in delta)
+    assert loss_sum == pytest.approx(-np.log(p[np.arange(7), y[:, 0]]).sum(), rel=1e-5)
+    assert correct == np.sum(p.argmax(axis=1) == y[:, 0])
+
+    # FedAvg's client update and Federated Dropout's are the same training (`local_sgd`).
+    def both():
+        ours, theirs = (f(model, weights, batches(), 0.5) for f in (fedavg.client_update, dropout.client_update))
+        return ours.weights_delta, theirs.weights_delta, ours.client_weight, theirs.client_weight
+
+    ours, theirs, our_weight, their_weight = _in_graph(both)
+    assert our_weight == their_weight == 7
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.any(a)
+        np.testing.assert_array_equal(a, b)
 
 
 def _distance_after_one_round(next_state, mu: float) -> float:

@@ -13,9 +13,10 @@ from fedkit.common import lazy
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "fedkit"
-# From the bottom: a wing may import its own layer's wings and lower ones, never a higher one.
+# From the bottom: a wing may import its own layer's wings and lower ones, never a higher one. `_compat` (fedkit's
+# workarounds in TF and TFF) is at the bottom: it may import TensorFlow, but no fedkit wing above `common`.
 LAYERS = (
-    ("common",),
+    ("common", "_compat"),
     ("runtime",),
     ("data", "models", "compression"),
     ("algorithms",),
@@ -23,7 +24,7 @@ LAYERS = (
     ("cli", "exercises"),
 )
 LAYER = {wing: level for level, wings in enumerate(LAYERS) for wing in wings}
-FACES = [wing for wing in LAYER if wing not in ("cli", "exercises")]  # a lazy face each
+FACES = [wing for wing in LAYER if wing not in ("cli", "exercises", "_compat")]  # a lazy face each
 # Importing these must not import TensorFlow (the command line parses its arguments first).
 LIGHT = [
     "fedkit",

@@ -11,6 +11,7 @@ import tensorflow_federated as tff
 
 from fedkit import algorithms, cli, experiments
 from fedkit.compression import encoders, lossless, sizing
+from fedkit.compression.specs import CompressionSpec
 
 VALUE_TYPE = tff.StructWithPythonType(
     [("big", tff.TensorType(np.float32, [120, 100])), ("bias", tff.TensorType(np.float32, [7]))], dict
@@ -196,10 +197,11 @@ def test_spec_and_cost_report():
     assert str(encoders.parse_encoder("uniform-eg:8")) == "uniform-eg:8"
     with pytest.raises(ValueError, match="bit width '17'"):
         encoders.parse_encoder("uniform-eg:17")
-    report = cli.cost_report("dense", "identity", "uniform-eg:8", 100, 10)
+    report = cli.cost_report("dense", CompressionSpec.parse("identity", "uniform-eg:8", 100), 10)
     assert report["static_upper_bound"] == ["aggregate"]
     assert "aggregate: a static upper bound" in cli._table(report)
-    assert cli.cost_report("dense", "uniform:8", "tff-compression", 100, 10)["static_upper_bound"] == []
+    report = cli.cost_report("dense", CompressionSpec.parse("uniform:8", "tff-compression", 100), 10)
+    assert report["static_upper_bound"] == [] and report["aggregate"] == "tff-compression"
 
 
 def test_run_rounds_records_static_and_measured_bits(emnist, tmp_path, capsys):
@@ -207,7 +209,8 @@ def test_run_rounds_records_static_and_measured_bits(emnist, tmp_path, capsys):
     process = algorithms.build_fedavg(
         "dense", client_lr=0.1, broadcast="uniform-eg:4", aggregate="uniform-eg:4", threshold=100
     )
-    _, history = experiments.run_rounds(process, train, 2, clients_per_round=3, flat=True, log_dir=tmp_path)
+    config = experiments.RoundsConfig(2, clients_per_round=3, flat=True)
+    _, history = experiments.train(process, train, config, [experiments.Progress(), experiments.TensorBoard(tmp_path)])
     cost = sizing.communication_cost(process.next)
     assert history.column("cumulative_broadcast_bits") == [cost.broadcast_bits * 3 * r for r in (1, 2)]
     for direction in ("broadcast", "aggregate"):

@@ -51,6 +51,22 @@ def test_functional_model_predicts_like_keras():
     np.testing.assert_allclose(out, 0.1, rtol=1e-6)
 
 
+def test_functional_from_keras_wraps_any_keras_classifier():
+    narrow = models.create_original_fedavg_cnn_model(filters=(8, 16), units=32)
+    x = np.random.default_rng(1).random((2, 28, 28, 1), np.float32)
+    shapes, expected = [tuple(w.shape) for w in narrow.trainable_weights], narrow(x).numpy()
+    fm = models.functional_from_keras(narrow, models.input_spec("cnn"))
+    assert [w.shape for w in fm.initial_weights[0]] == shapes and shapes[4] == (7 * 7 * 16, 32)
+
+    @tff.tensorflow.computation(tff.TensorType(np.float32, x.shape))  # functional models run only in TFF
+    def predict(batch):
+        return fm.predict_on_batch(fm.initial_weights, batch, training=False)
+
+    np.testing.assert_allclose(predict(x), expected, rtol=1e-5, atol=1e-6)  # the Keras model's own weights
+    full = models.functional_model("cnn")
+    assert [w.shape for w in full.initial_weights[0]] == [w.shape for w in models.create_keras_model("cnn").weights]
+
+
 def test_bad_model_name_and_shape_mismatch():
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         models.model_fn("resnet")

@@ -100,7 +100,8 @@ def test_restart_leaves_no_worker_of_the_old_kernel(kernel, now):
 BUILTIN_PROBE = """
 import builtins
 from tensorflow.python.autograph.pyct import inspect_utils
-alive = {id(v) for v in (*builtins.__dict__.values(), *workers._AUTOGRAPH_BUILTINS)}
+from fedkit._compat import autograph
+alive = {id(v) for v in (*builtins.__dict__.values(), *autograph.KEPT)}
 class Model:
     def method(self):
         pass

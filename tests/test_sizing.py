@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
+from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
 from fedkit import algorithms, models
 from fedkit.compression import encoders, sizing
@@ -29,6 +30,30 @@ def test_type_bits():
     for bad in (tff.TensorType(np.float32, [None, 3]), tff.TensorType(np.str_)):
         with pytest.raises(sizing.NotStaticError):
             sizing.type_bits(bad)
+
+
+def test_tensor_bits_takes_numpy_and_tensorflow_shapes_and_dtypes():
+    assert sizing.tensor_bits((3, 4), np.float32) == sizing.tensor_bits(tf.TensorShape([3, 4]), tf.float32) == 384
+    assert sizing.tensor_bits([], tf.int64) == 64  # a scalar
+    assert sizing.tensor_bits([5], tf.bool) == 5  # a bool is one bit, as in type_bits
+    spec = tf.TensorSpec([2, 7], tf.int32)
+    assert sizing.tensor_bits(spec.shape, spec.dtype) == sizing.type_bits(tff.TensorType(np.int32, [2, 7]))
+    with pytest.raises(sizing.NotStaticError):
+        sizing.tensor_bits(tf.TensorShape([None, 3]), tf.float32)
+
+
+@pytest.mark.parametrize(
+    "payload, used, words", [(0, 28, 0), (1, 28, 1), (28, 28, 1), (29, 28, 2), (64, 32, 2), (65, 32, 3)]
+)
+def test_words_bits_counts_whole_int32_words(payload, used, words):
+    assert sizing.words_bits(payload, used) == 32 * words
+
+
+def test_words_bits_is_what_bitpacking_sends():
+    # 1,000 values at 3 bits: 3,000 payload bits, 28 to a word: 108 int32 words.
+    packed = te.stages.BitpackingEncodingStage(3).encode(tf.zeros([1000]), {})
+    [(_, words)] = [(k, v) for k, v in packed.items()]
+    assert sizing.tensor_bits(words.shape, words.dtype) == sizing.words_bits(3000, sizing.PACKED_BITS_PER_WORD)
 
 
 def test_directions_and_aggregate_arguments():

@@ -127,9 +127,9 @@ def test_bad_settings_are_refused_before_any_work(sample_cache, tmp_path, proble
     a_file.write_text("not a folder")
     out, cache, clients = tmp_path / "out", sample_cache, 2
     expected = {
-        "out is a file": "output folder .* is a file: give a folder with --out",
-        "out under a file": "output folder .* cannot be created .*--out",
-        "cache is a file": "cache folder .* is a file: give a folder with --cache-dir",
+        "out is a file": "output folder .* is a file, not a folder: give a writable folder with --out",
+        "out under a file": "output folder .* cannot be written .*results.csv is a file.*--out",
+        "cache is a file": "cache folder .* is a file, not a folder: give a writable folder with --cache-dir",
         "too many clients": r"clients_per_round=1000 but the training data has only \d+ ",
     }[problem]
     if problem == "out is a file":

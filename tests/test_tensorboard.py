@@ -1,4 +1,4 @@
-"""TensorBoard reads the logs `fedkit.experiments.run_rounds` writes: both runs, the four scalar tags, the bits."""
+"""TensorBoard reads the logs `fedkit.experiments.TensorBoard` writes: both runs, the four scalar tags, the bits."""
 
 import importlib.util
 import json
@@ -106,15 +106,9 @@ def test_tensorboard_shows_both_runs_and_the_bits(tmp_path, emnist, tensorboard)
     }
     histories = {}
     for name in RUNS:
-        _, histories[name] = experiments.run_rounds(
-            processes[name],
-            train,
-            rounds=2,
-            clients_per_round=2,
-            flat=True,
-            log_dir=tmp_path / "logs" / name,
-            verbose=False,
-        )
+        config = experiments.RoundsConfig(rounds=2, clients_per_round=2, flat=True)
+        logs = experiments.TensorBoard(tmp_path / "logs" / name)
+        _, histories[name] = experiments.train(processes[name], train, config, [logs])
     url = tensorboard(tmp_path / "logs")
     assert set(wait_for_runs(url, RUNS)) == set(RUNS)
     tags = get_json(f"{url}/data/plugin/scalars/tags")

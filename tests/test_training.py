@@ -18,9 +18,8 @@ def dense_fedavg():
 
 def test_rounds_record_metrics_bits_and_tensorboard(emnist, dense_fedavg, tmp_path):
     train, test = emnist
-    state, history = experiments.run_rounds(
-        dense_fedavg, train, rounds=3, clients_per_round=4, seed=5, flat=True, log_dir=tmp_path, verbose=False
-    )
+    config = experiments.RoundsConfig(rounds=3, clients_per_round=4, seed=5, flat=True)
+    state, history = experiments.train(dense_fedavg, train, config, [experiments.TensorBoard(tmp_path)])
     cost = sizing.communication_cost(dense_fedavg.next)
     assert history.column("round") == [1, 2, 3]
     assert history.column("cumulative_broadcast_bits") == [cost.broadcast_bits * 4 * r for r in (1, 2, 3)]
@@ -98,10 +97,45 @@ def test_progress_lines(emnist, dense_fedavg, capsys):
     assert all("loss=" in line and "broadcast=" in line for line in lines)
 
 
+class Recorder(experiments.RoundCallback):
+    def __init__(self):
+        self.calls = []
+
+    def on_start(self, config, resumed):
+        self.calls.append(("start", config.rounds, resumed))
+
+    def on_round(self, done):
+        self.calls.append(("round", done.row["round"], len(done.history.rows)))
+
+    def on_end(self):
+        self.calls.append(("end",))
+
+
+def test_callbacks_see_every_round_and_the_end_even_of_a_failed_run(emnist, dense_fedavg, capsys):
+    train, _ = emnist
+    recorder = Recorder()
+    config = experiments.RoundsConfig(2, clients_per_round=2, seed=4, flat=True, track_size=False)
+    _, history = experiments.train(dense_fedavg, train, config, [recorder])
+    assert recorder.calls == [("start", 2, None), ("round", 1, 1), ("round", 2, 2), ("end",)]
+    assert capsys.readouterr().out == ""  # no Progress callback: nothing printed
+    assert "cumulative_broadcast_bits" not in history.rows[0]  # track_size=False
+    _, counted = experiments.run_rounds(dense_fedavg, train, 2, clients_per_round=2, seed=4, flat=True, verbose=False)
+    assert [r["examples"] for r in counted.rows] == [r["examples"] for r in history.rows]  # the same clients
+    assert "cumulative_broadcast_bits" in counted.rows[0]
+    failing = Recorder()
+    with pytest.raises(ValueError, match="do not fit the process"):
+        experiments.train(dense_fedavg, train, experiments.RoundsConfig(1, clients_per_round=2), [failing])
+    assert failing.calls == [("start", 1, None), ("end",)]
+
+
 def test_bad_arguments(emnist, dense_fedavg):
     train, _ = emnist
     with pytest.raises(ValueError, match="rounds=0"):
         experiments.run_rounds(dense_fedavg, train, 0)
+    with pytest.raises(ValueError, match="epochs=0: each must be at least 1"):
+        experiments.RoundsConfig(1, epochs=0)
+    with pytest.raises(ValueError, match="every=0"):
+        experiments.Checkpoints("unused", every=0)
     with pytest.raises(ValueError, match="num_clients=500"):
         experiments.run_rounds(dense_fedavg, train, 1, clients_per_round=500, flat=True, verbose=False)
     with pytest.raises(ValueError, match=r"do not fit the process.*flat=True for the dense"):
@@ -146,9 +180,8 @@ def test_accuracy_metric_found_by_name_or_given():
 def test_accuracy_metric_argument_reaches_history(emnist, functional_fedavg):
     train, _ = emnist
     with pytest.raises(ValueError, match="accuracy_metric='top5' is not among the model's metrics"):
-        experiments.run_rounds(
-            functional_fedavg, train, 1, clients_per_round=2, flat=True, verbose=False, accuracy_metric="top5"
-        )
+        config = experiments.RoundsConfig(1, clients_per_round=2, flat=True, accuracy_metric="top5")
+        experiments.train(functional_fedavg, train, config)
 
 
 @pytest.mark.parametrize("lr", [float("inf"), float("nan"), -0.1])
@@ -172,9 +205,11 @@ def test_process_carries_its_configuration(dense_fedavg):
 
 def test_fewer_rounds_than_the_checkpoint_holds_is_an_error(emnist, dense_fedavg, tmp_path):
     train, _ = emnist
-    kwargs = dict(clients_per_round=2, seed=3, flat=True, verbose=False, checkpoint_dir=tmp_path)
-    _, history = experiments.run_rounds(dense_fedavg, train, 2, **kwargs)
+    kwargs = dict(clients_per_round=2, seed=3, flat=True)
+    saving = [experiments.Checkpoints(tmp_path)]
+    _, history = experiments.train(dense_fedavg, train, experiments.RoundsConfig(2, **kwargs), saving)
     with pytest.raises(CheckpointError, match=r"holds 2 rounds.*rounds=1"):
-        experiments.run_rounds(dense_fedavg, train, 1, **kwargs)
-    _, again = experiments.run_rounds(dense_fedavg, train, 2, **kwargs)  # the same length is the finished run
+        experiments.train(dense_fedavg, train, experiments.RoundsConfig(1, **kwargs), saving)
+    # The same length is the finished run.
+    _, again = experiments.train(dense_fedavg, train, experiments.RoundsConfig(2, **kwargs), saving)
     assert again.rows == history.rows

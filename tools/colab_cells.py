@@ -72,7 +72,9 @@ def main(argv: list[str]) -> int:
     paths = [Path(a) for a in argv if a != "--check"] or sorted((ROOT / "notebooks").rglob("*.ipynb"))
     missing = [str(p) for p in paths if p.suffix != ".ipynb" or not p.is_file()]
     if missing:
-        print(f"colab_cells: no notebook at {', '.join(missing)}; give .ipynb files (or none for all).", file=sys.stderr)
+        print(
+            f"colab_cells: no notebook at {', '.join(missing)}; give .ipynb files (or none for all).", file=sys.stderr
+        )
         return 2
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
     stale = [p for p in paths if differs(p)] if check else [p for p in paths if update(p)]

@@ -13,6 +13,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from fedkit.common.env import apply_defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_ORIGIN = "https://colab.research.google.com"
 
@@ -40,9 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None, help="default: a new random token")
     args = parser.parse_args(argv)
     token = args.token or secrets.token_hex(24)
-    # Kernels inherit this: TensorFlow's C++ logging would otherwise print into the notebook's outputs.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    # Kernels inherit fedkit's environment defaults: TensorFlow's C++ logging would otherwise print into the outputs.
+    apply_defaults()
     print(
         f"Colab local runtime: in Colab choose Connect > Connect to a local runtime and paste\n"
         f"    http://localhost:{args.port}/?token={token}\n"

@@ -11,6 +11,7 @@ and its Jupyter side: ipykernel 6.17.1, IPython 7.34, ...), then runs the setup 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from fedkit.common.env import ENV_DEFAULTS  # noqa: E402
 from fedkit.runtime.colab import REQUIREMENTS, normalize, pip_install_args  # noqa: E402
 
 VENV = ROOT / ".venv-colab"
@@ -131,11 +133,11 @@ def build() -> None:
             "Python 3.11 (Colab 2025.07 simulation)",
         ]
     )
-    # The setup cell silences TF's C++ logging in Colab before the notebook imports TensorFlow; the
-    # simulation's kernel does not run that branch (it is not Colab), so its kernel spec does it.
+    # The setup cell sets fedkit's environment defaults in Colab (TF's C++ logging silenced) before the notebook
+    # imports TensorFlow; the simulation's kernel does not run that branch (it is not Colab), so its kernel spec does.
     spec = VENV / "share" / "jupyter" / "kernels" / KERNEL / "kernel.json"
     text = spec.read_text().rstrip().removesuffix("}")
-    spec.write_text(text.rstrip() + ',\n "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}\n}\n')
+    spec.write_text(text.rstrip() + f',\n "env": {json.dumps(ENV_DEFAULTS)}\n}}\n')
     print(f"Built {VENV.relative_to(ROOT)} in {time.monotonic() - start:.0f} s")
 
 

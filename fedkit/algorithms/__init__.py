@@ -12,18 +12,30 @@ Submodules: `builders`; `fedavg` (FedAvg from intrinsics: `fedavg.build_process`
 `select`, `scatter`, `kept_widths`, `client_flops`).
 """
 
+from typing import TYPE_CHECKING
+
 from fedkit.common import lazy
 
-__getattr__, __dir__ = lazy.exports(
-    __name__,
-    {
-        "builders": [
-            "build_fedavg",
-            "build_evaluation",
-            "broadcast_process",
-            "aggregate_factory",
-            "TFF_AGGREGATORS",
-            "accuracy_metric_name",
-        ],
-    },
-)
+if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time each is imported on first use
+    from fedkit.algorithms.builders import (
+        TFF_AGGREGATORS as TFF_AGGREGATORS,
+        accuracy_metric_name as accuracy_metric_name,
+        aggregate_factory as aggregate_factory,
+        broadcast_process as broadcast_process,
+        build_evaluation as build_evaluation,
+        build_fedavg as build_fedavg,
+    )
+else:
+    __getattr__, __dir__ = lazy.exports(
+        __name__,
+        {
+            "builders": [
+                "build_fedavg",
+                "build_evaluation",
+                "broadcast_process",
+                "aggregate_factory",
+                "TFF_AGGREGATORS",
+                "accuracy_metric_name",
+            ],
+        },
+    )

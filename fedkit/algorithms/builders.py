@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 
 import tensorflow_federated as tff
 
 from fedkit import models, runtime
+from fedkit.common import checks
 from fedkit.compression import encoders
+from fedkit.compression.specs import AggregateSpec, CompressionSpec, EncoderSpec, TffAggregatorSpec
 
 
 def broadcast_process(
-    model_fn: Callable, spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
+    model_fn: Callable, spec: EncoderSpec | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
 ) -> tff.learning.templates.DistributionProcess | None:
-    """Server -> clients: a plain broadcast (None or 'identity') or an encoded one."""
-    if spec is None or encoders.parse_encoder(spec).name == "identity":
+    """Server -> clients: a plain broadcast (None or identity) or an encoded one."""
+    if spec is None or spec.is_identity:
         return None  # build_weighted_fed_avg's own plain broadcast
     return encoders.encoded_broadcast(model_fn, spec, threshold)
 
@@ -26,49 +27,49 @@ TFF_AGGREGATORS = {"tff-compression": tff.learning.compression_aggregator}
 
 
 def aggregate_factory(
-    spec: str | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
+    spec: AggregateSpec | None = None, threshold: int = encoders.DEFAULT_THRESHOLD
 ) -> tff.aggregators.WeightedAggregationFactory | None:
-    """Clients -> server: a plain weighted mean (None or 'identity'), TFF's own, or an encoded one."""
-    if spec in TFF_AGGREGATORS:
-        return TFF_AGGREGATORS[spec]()
-    if spec is None or encoders.parse_encoder(spec).name == "identity":
+    """Clients -> server: a plain weighted mean (None or identity), TFF's own, or an encoded one."""
+    if isinstance(spec, TffAggregatorSpec):
+        return TFF_AGGREGATORS[spec.name]()
+    if spec is None or spec.is_identity:
         return None  # build_weighted_fed_avg's own MeanFactory
     return encoders.encoded_mean(spec, threshold)
+
+
+def fedkit_config(model: str, client_lr: float, server_lr: float, compression: CompressionSpec) -> dict:
+    """The configuration a process carries as `fedkit_config` (a resumed checkpoint must match it)."""
+    return {"model": model, "client_lr": float(client_lr), "server_lr": float(server_lr), **compression.record()}
 
 
 def build_fedavg(
     model: str | Callable = "cnn",
     client_lr: float = 0.02,
     server_lr: float = 1.0,
-    broadcast: str | None = None,
-    aggregate: str | None = None,
+    broadcast: str | EncoderSpec | None = None,
+    aggregate: str | AggregateSpec | None = None,
     threshold: int = encoders.DEFAULT_THRESHOLD,
 ) -> tff.learning.templates.LearningProcess:
     """FedAvg (`build_weighted_fed_avg`) with client SGD, server SGD and optional encoders.
 
     `model` is a name from `fedkit.models.MODELS`, a no-argument model function or a
-    `tff.learning.models.FunctionalModel`. The process carries its configuration as `fedkit_config`.
+    `tff.learning.models.FunctionalModel`. `broadcast` and `aggregate` are encoder specs ('uniform:8', parsed
+    here once; `aggregate` may also be 'tff-compression'). The process carries its configuration as `fedkit_config`.
     """
-    for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
+    checks.learning_rate(client_lr, "client_lr")
+    checks.learning_rate(server_lr, "server_lr")
+    compression = CompressionSpec.parse(broadcast, aggregate, threshold)
     model_fn = models.model_fn(model) if isinstance(model, str) else model
     with runtime.reraise_swallowed_interrupt():  # a Ctrl-C during tracing is not lost
         process = tff.learning.algorithms.build_weighted_fed_avg(
             model_fn,
             client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=client_lr),
             server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=server_lr),
-            model_distributor=broadcast_process(model_fn, broadcast, threshold),
-            model_aggregator=aggregate_factory(aggregate, threshold),
+            model_distributor=broadcast_process(model_fn, compression.broadcast, compression.threshold),
+            model_aggregator=aggregate_factory(compression.aggregate, compression.threshold),
         )
-    process.fedkit_config = {
-        "model": model if isinstance(model, str) else _model_label(model),
-        "client_lr": float(client_lr),
-        "server_lr": float(server_lr),
-        "broadcast": broadcast,
-        "aggregate": aggregate,
-        "threshold": int(threshold),
-    }
+    label = model if isinstance(model, str) else _model_label(model)
+    process.fedkit_config = fedkit_config(label, client_lr, server_lr, compression)
     return process
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TypeAlias
 
 import attrs
 import numpy as np
@@ -25,11 +26,18 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from fedkit import models
-from fedkit.algorithms import builders
+from fedkit.algorithms import builders, fedavg
+from fedkit.common import checks
 from fedkit.compression import encoders
-from fedkit.compression.specs import DEFAULT_THRESHOLD, LOSSLESS, TFF_AGGREGATORS, parse_encoder, parse_keep_fraction
+from fedkit.compression.specs import (
+    DEFAULT_THRESHOLD,
+    AggregateSpec,
+    CompressionSpec,
+    EncoderSpec,
+    parse_keep_fraction,
+)
 
-ModelWeights = tff.learning.models.ModelWeights
+ModelWeights: TypeAlias = tff.learning.models.ModelWeights
 FULL_WIDTHS = (32, 64, 512)  # conv 1 filters, conv 2 filters, dense units of the FedAvg CNN
 IMAGE_SIDE, KERNEL = 28, 5
 POOLED = (IMAGE_SIDE // 4) ** 2  # positions after two 2x2 poolings (7 x 7) that Flatten lays out
@@ -38,7 +46,8 @@ POOLED = (IMAGE_SIDE // 4) ** 2  # positions after two 2x2 poolings (7 x 7) that
 def kept_widths(keep: float) -> tuple[int, int, int]:
     """(conv 1 filters, conv 2 filters, dense units) the sub-model keeps: ceil(keep x width)."""
     keep = parse_keep_fraction(keep)
-    return tuple(math.ceil(round(keep * w, 9)) for w in FULL_WIDTHS)
+    conv1, conv2, dense = (math.ceil(round(keep * w, 9)) for w in FULL_WIDTHS)
+    return conv1, conv2, dense
 
 
 def forward_multiply_adds(widths: tuple[int, int, int], classes: int = 10) -> int:
@@ -105,7 +114,7 @@ def scatter(sub: list[tf.Tensor], kept: tuple[tf.Tensor, tf.Tensor, tf.Tensor], 
 class DropoutState:
     """The server's state: the full model, the round count, the draw seed and the encoders' states."""
 
-    model_weights: object
+    model_weights: ModelWeights
     round_num: object
     seed: object
     broadcast_state: object
@@ -126,26 +135,9 @@ class ClientOutput:
 def client_update(
     model: tff.learning.models.FunctionalModel, weights: ModelWeights, dataset: tf.data.Dataset, learning_rate: float
 ) -> ClientOutput:
-    """Local SGD as `fedavg.client_update`, also summing the loss and correct answers before each step."""
-    initial = tuple(weights.trainable)
-    non_trainable = tuple(weights.non_trainable)
-
-    def sgd_step(carry, batch):
-        trainable, examples, loss_sum, correct = carry
-        x, y = batch
-        n = tf.cast(tf.shape(y)[0], tf.float32)
-        with tf.GradientTape() as tape:
-            tape.watch(trainable)
-            predictions = model.predict_on_batch((trainable, non_trainable), x, training=True)
-            loss = model.loss(predictions, y)
-        gradients = tape.gradient(loss, trainable)
-        hits = tf.equal(tf.argmax(predictions, axis=1, output_type=tf.int32), tf.reshape(tf.cast(y, tf.int32), [-1]))
-        trainable = tuple(w - learning_rate * g for w, g in zip(trainable, gradients, strict=True))
-        return trainable, examples + n, loss_sum + loss * n, correct + tf.reduce_sum(tf.cast(hits, tf.float32))
-
-    zero = tf.constant(0.0)
-    trained, examples, loss_sum, correct = dataset.reduce((initial, zero, zero, zero), sgd_step)
-    return ClientOutput([t - i for t, i in zip(trained, initial, strict=True)], examples, loss_sum, correct)
+    """Local SGD as `fedavg.client_update` (`fedavg.local_sgd`), with its sums of the loss and correct answers."""
+    trained = fedavg.local_sgd(model, weights, dataset, learning_rate)
+    return ClientOutput(trained.weights_delta, trained.examples, trained.loss_sum, trained.correct)
 
 
 @dataclasses.dataclass
@@ -179,73 +171,78 @@ class DropoutProcess:
 
 
 def _functional_cnn(widths: tuple[int, int, int]) -> tff.learning.models.FunctionalModel:
-    import collections
-
+    """The digits CNN narrowed to `widths` (conv 1 filters, conv 2 filters, dense units), as a functional model."""
     keras_model = models.create_original_fedavg_cnn_model(filters=widths[:2], units=widths[2])
-    return tff.learning.models.functional_model_from_keras(
-        keras_model,
-        loss_fn=tf.keras.losses.SparseCategoricalCrossentropy(),
-        input_spec=models.input_spec("cnn"),
-        metrics_constructor=collections.OrderedDict(accuracy=tf.keras.metrics.SparseCategoricalAccuracy),
-    )
+    return models.functional_from_keras(keras_model, models.input_spec("cnn"))
 
 
-def build_process(
-    keep: float = 1.0,
-    client_lr: float = 0.02,
-    server_lr: float = 1.0,
-    broadcast: str | None = None,
-    aggregate: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-) -> DropoutProcess:
-    """FedAvg of the digits CNN with Federated Dropout at keep fraction `keep` and optional encoders."""
-    keep = parse_keep_fraction(keep)
-    for flag, spec in (("broadcast", broadcast), ("aggregate", aggregate)):
-        if spec and spec not in TFF_AGGREGATORS and parse_encoder(spec).name in LOSSLESS:
-            raise ValueError(
-                f"{flag}={spec}: Federated Dropout does not report the measured bits of lossless "
-                "encoders; use uniform:B with it."
-            )
-    for name, lr in (("client_lr", client_lr), ("server_lr", server_lr)):
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{name}={lr}: a learning rate must be a positive finite number, e.g. 0.1.")
-    full_model, sub_model = _functional_cnn(FULL_WIDTHS), _functional_cnn(kept_widths(keep))
+def _refuse_lossless(compression: CompressionSpec) -> None:
+    """Federated Dropout's encoded broadcast and mean do not report measured bits: refuse lossless encoders."""
+    lossless = compression.lossless_directions()
+    if lossless:
+        spec = compression.record()[lossless[0]]
+        raise ValueError(
+            f"{lossless[0]}={spec}: Federated Dropout does not report the measured bits of lossless encoders; "
+            "use uniform:B with it."
+        )
+
+
+def _model_init(model: tff.learning.models.FunctionalModel) -> tff.Computation:
+    """A TF computation of the full model's initial weights."""
 
     @tff.tensorflow.computation
     def model_init():
-        trainable, non_trainable = full_model.initial_weights
+        trainable, non_trainable = model.initial_weights
         return ModelWeights(list(trainable), list(non_trainable))
 
-    weights_type = model_init.type_signature.result
-    full_shapes = [t.shape for t in weights_type.trainable]
-    dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(sub_model.input_spec))
+    return model_init
+
+
+def _server_select(weights_type: tff.Type, keep: float) -> tff.Computation:
+    """A TF computation of the round's sub-model: (full weights, round, seed) -> the kept weights."""
 
     @tff.tensorflow.computation(weights_type, np.int32, np.int32)
     def server_select(weights, round_num, seed):
         kept = draw_kept(keep, seed, round_num)
         return ModelWeights(select(list(weights.trainable), kept), list(weights.non_trainable))
 
-    sub_type = server_select.type_signature.result
-    distributor = (
-        encoders.build_encoded_broadcast(sub_type, encoders.broadcast_encoder_fn(broadcast, threshold))
-        if broadcast and encoders.parse_encoder(broadcast).name != "identity"
-        else tff.learning.templates.build_broadcast_process(sub_type)
-    )
+    return server_select
+
+
+def _distributor(sub_type: tff.Type, spec: EncoderSpec | None, threshold: int) -> tff.templates.MeasuredProcess:
+    """The sub-model's broadcast: encoded with `spec`, or plain (None or identity)."""
+    if spec is None or spec.is_identity:
+        return tff.learning.templates.build_broadcast_process(sub_type)
+    return encoders.build_encoded_broadcast(sub_type, encoders.broadcast_encoder_fn(spec, threshold))
+
+
+def _client_fn(model: tff.learning.models.FunctionalModel, sub_type: tff.Type, lr: float) -> tff.Computation:
+    """A TF computation of one client's training of the sub-model (`client_update`)."""
+    dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(model.input_spec))
 
     @tff.tensorflow.computation(sub_type, dataset_type)
     def client_fn(weights, dataset):
-        return client_update(sub_model, weights, dataset, client_lr)
+        return client_update(model, weights, dataset, lr)
 
-    delta_type = client_fn.type_signature.result.weights_delta
-    factory = builders.aggregate_factory(aggregate, threshold) or tff.aggregators.MeanFactory()
-    aggregator = factory.create(delta_type, client_fn.type_signature.result.client_weight)
+    return client_fn
+
+
+def _server_update(weights_type: tff.Type, delta_type: tff.Type, keep: float, lr: float) -> tff.Computation:
+    """A TF computation that scatters the round's mean sub-model delta into the full weights and counts the round."""
+    full_shapes = [t.shape for t in weights_type.trainable]
 
     @tff.tensorflow.computation(weights_type, np.int32, np.int32, delta_type)
     def server_update(weights, round_num, seed, mean_delta):
         kept = draw_kept(keep, seed, round_num)
         delta = scatter(list(mean_delta), kept, full_shapes)
-        trainable = [w + server_lr * d for w, d in zip(weights.trainable, delta, strict=True)]
+        trainable = [w + lr * d for w, d in zip(weights.trainable, delta, strict=True)]
         return ModelWeights(trainable, list(weights.non_trainable)), round_num + 1
+
+    return server_update
+
+
+def _finish_metrics() -> tff.Computation:
+    """A TF computation of the round's training metrics from the clients' summed loss, correct answers, examples."""
 
     @tff.tensorflow.computation
     def finish_metrics(sums):
@@ -260,6 +257,12 @@ def build_process(
             }
         }
 
+    return finish_metrics
+
+
+def _initialize_fn(model_init: tff.Computation, distributor, aggregator) -> tff.Computation:
+    """The federated computation of the initial state, drawing sub-models from the seed it is given."""
+
     @tff.federated_computation(tff.FederatedType(np.int32, tff.SERVER))
     def initialize_fn(seed):
         return DropoutState(
@@ -270,6 +273,34 @@ def build_process(
             aggregator.initialize(),
         )
 
+    return initialize_fn
+
+
+def build_process(
+    keep: float = 1.0,
+    client_lr: float = 0.02,
+    server_lr: float = 1.0,
+    broadcast: str | EncoderSpec | None = None,
+    aggregate: str | AggregateSpec | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> DropoutProcess:
+    """FedAvg of the digits CNN with Federated Dropout at keep fraction `keep` and optional encoders."""
+    keep = parse_keep_fraction(keep)
+    compression = CompressionSpec.parse(broadcast, aggregate, threshold)
+    _refuse_lossless(compression)
+    checks.learning_rate(client_lr, "client_lr")
+    checks.learning_rate(server_lr, "server_lr")
+    model_init = _model_init(_functional_cnn(FULL_WIDTHS))
+    weights_type = model_init.type_signature.result
+    server_select = _server_select(weights_type, keep)
+    distributor = _distributor(server_select.type_signature.result, compression.broadcast, compression.threshold)
+    client_fn = _client_fn(_functional_cnn(kept_widths(keep)), server_select.type_signature.result, client_lr)
+    delta_type, dataset_type = client_fn.type_signature.result.weights_delta, client_fn.type_signature.parameter[1]
+    factory = builders.aggregate_factory(compression.aggregate, compression.threshold) or tff.aggregators.MeanFactory()
+    aggregator = factory.create(delta_type, client_fn.type_signature.result.client_weight)
+    server_update = _server_update(weights_type, delta_type, keep, server_lr)
+    finish_metrics = _finish_metrics()
+    initialize_fn = _initialize_fn(model_init, distributor, aggregator)
     state_type = initialize_fn.type_signature.result
 
     @tff.federated_computation(state_type, tff.FederatedType(dataset_type, tff.CLIENTS))
@@ -285,13 +316,5 @@ def build_process(
         new_state = DropoutState(weights, round_num, state.seed, sent.state, mean.state)
         return tff.learning.templates.LearningProcessOutput(new_state, tff.federated_map(finish_metrics, sums))
 
-    config = {
-        "model": "cnn",
-        "dropout": keep,
-        "client_lr": float(client_lr),
-        "server_lr": float(server_lr),
-        "broadcast": broadcast,
-        "aggregate": aggregate,
-        "threshold": int(threshold),
-    }
+    config = {**builders.fedkit_config("cnn", client_lr, server_lr, compression), "dropout": keep}
     return DropoutProcess(initialize_fn, next_fn, keep, config)

@@ -2,8 +2,8 @@
 
 Two layers, kept apart:
 - pure TensorFlow, runnable and testable on its own: `client_update` (local SGD over a client's
-  dataset, returning the model delta and the number of examples) and `server_update` (apply the
-  averaged delta);
+  dataset, returning the model delta and the number of examples; its loop, `local_sgd`, is also
+  Federated Dropout's) and `server_update` (apply the averaged delta);
 - the federated orchestration, `build_process`: broadcast -> `federated_map(client_update)` ->
   `federated_mean(weight=examples)` -> `federated_map(server_update)`.
 
@@ -18,11 +18,15 @@ client away; `tests/test_fedavg.py` shows both.)
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import attrs
 import tensorflow as tf
 import tensorflow_federated as tff
 
-ModelWeights = tff.learning.models.ModelWeights
+from fedkit.common import checks
+
+ModelWeights: TypeAlias = tff.learning.models.ModelWeights
 
 
 @attrs.define(frozen=True)
@@ -41,6 +45,50 @@ class ClientOutput:
     client_weight: float
 
 
+@attrs.define(frozen=True)
+class LocalTraining:
+    """What local SGD over one client's dataset gives: the model delta, the examples trained on, and the sums of
+    the loss (per example) and of the correct answers, taken before each step."""
+
+    weights_delta: list
+    examples: tf.Tensor
+    loss_sum: tf.Tensor
+    correct: tf.Tensor
+
+
+def local_sgd(
+    model: tff.learning.models.FunctionalModel,
+    weights: ModelWeights,
+    dataset: tf.data.Dataset,
+    learning_rate: float,
+    proximal_strength: float = 0.0,
+) -> LocalTraining:
+    """The client update of FedAvg (FedProx's with `proximal_strength` > 0), in plain TensorFlow: SGD from the
+    broadcast `weights` over every batch of `dataset`, for a classifier of integer labels."""
+    initial = tuple(weights.trainable)
+    non_trainable = tuple(weights.non_trainable)
+
+    def sgd_step(carry, batch):
+        trainable, examples, loss_sum, correct = carry
+        x, y = batch
+        n = tf.cast(tf.shape(y)[0], tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            predictions = model.predict_on_batch((trainable, non_trainable), x, training=True)
+            loss = model.loss(predictions, y)
+        gradients = tape.gradient(loss, trainable)
+        if proximal_strength:  # the gradient of mu/2 ||w - w_server||^2
+            pulls = zip(gradients, trainable, initial, strict=True)
+            gradients = [g + proximal_strength * (w - w0) for g, w, w0 in pulls]
+        hits = tf.equal(tf.argmax(predictions, axis=1, output_type=tf.int32), tf.reshape(tf.cast(y, tf.int32), [-1]))
+        trainable = tuple(w - learning_rate * g for w, g in zip(trainable, gradients, strict=True))
+        return trainable, examples + n, loss_sum + loss * n, correct + tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    zero = tf.constant(0.0)
+    trained, examples, loss_sum, correct = dataset.reduce((initial, zero, zero, zero), sgd_step)
+    return LocalTraining([t - i for t, i in zip(trained, initial, strict=True)], examples, loss_sum, correct)
+
+
 @tf.function
 def client_update(
     model: tff.learning.models.FunctionalModel,
@@ -49,26 +97,10 @@ def client_update(
     learning_rate: float,
     proximal_strength: float = 0.0,
 ) -> ClientOutput:
-    """Local SGD (FedProx's with `proximal_strength` > 0) from the broadcast `weights` over every batch of
-    `dataset`; the delta and the example count."""
-    initial = tuple(weights.trainable)
-    non_trainable = tuple(weights.non_trainable)
-
-    def sgd_step(carry, batch):
-        trainable, examples = carry
-        x, y = batch
-        with tf.GradientTape() as tape:
-            tape.watch(trainable)
-            loss = model.loss(model.predict_on_batch((trainable, non_trainable), x, training=True), y)
-        gradients = tape.gradient(loss, trainable)
-        if proximal_strength:  # the gradient of mu/2 ||w - w_server||^2
-            pulls = zip(gradients, trainable, initial, strict=True)
-            gradients = [g + proximal_strength * (w - w0) for g, w, w0 in pulls]
-        trainable = tuple(w - learning_rate * g for w, g in zip(trainable, gradients, strict=True))
-        return trainable, examples + tf.cast(tf.shape(y)[0], tf.float32)
-
-    trained, examples = dataset.reduce((initial, tf.constant(0.0)), sgd_step)
-    return ClientOutput([t - i for t, i in zip(trained, initial, strict=True)], examples)
+    """Local SGD (`local_sgd`; FedProx's with `proximal_strength` > 0) from the broadcast `weights` over every
+    batch of `dataset`; the delta and the example count."""
+    trained = local_sgd(model, weights, dataset, learning_rate, proximal_strength)
+    return ClientOutput(trained.weights_delta, trained.examples)
 
 
 @tf.function
@@ -88,6 +120,8 @@ def build_process(
     `initialize() -> state`, `next(state, datasets) -> state`."""
     if not proximal_strength >= 0:
         raise ValueError(f"proximal_strength={proximal_strength}: give mu >= 0 (0 is FedAvg).")
+    checks.learning_rate(client_lr, "client_lr")
+    checks.learning_rate(server_lr, "server_lr")
 
     @tff.tensorflow.computation
     def server_init() -> ServerState:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # TensorFlow takes seconds to import: this module imports it only once the arguments are checked.
+from fedkit.common import checks
 from fedkit.compression import specs
+from fedkit.compression.specs import AggregateSpec, CompressionSpec, EncoderSpec
 from fedkit.experiments import reproduce
 from fedkit.models.names import MODELS
 
@@ -37,23 +37,26 @@ class UsageError(ValueError):
     """A command-line value that is wrong for the data or the file system (found after parsing)."""
 
 
-def _encoder_arg(value: str) -> str:
+def _encoder_arg(value: str) -> EncoderSpec:
+    """An argparse type: an encoder spec, parsed once here ('uniform:8')."""
     try:
-        return str(specs.parse_encoder(value))
+        return specs.parse_encoder(value)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _aggregate_arg(value: str) -> str:
-    return value if value in specs.TFF_AGGREGATORS else _encoder_arg(value)
+def _aggregate_arg(value: str) -> AggregateSpec:
+    """An argparse type: an encoder spec or one of TFF's own aggregators ('tff-compression'), parsed once here."""
+    try:
+        return specs.parse_aggregate(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not (number > 0 and math.isfinite(number)):
+    """An argparse type: a finite number above 0 (a learning rate)."""
+    number = checks.positive_number(value)
+    if number is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a finite number > 0")
     return number
 
@@ -62,10 +65,10 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high` (ASCII digits only: '²'.isdigit() is True)."""
 
     def parse(value: str) -> int:
-        text = value.strip()
-        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+        number = checks.whole_number(value.strip())
+        if number is None or not low <= number <= high:
             raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from {low} to {high:,} (fedkit's limit)")
-        return int(text)
+        return number
 
     return parse
 
@@ -74,7 +77,15 @@ def parser() -> argparse.ArgumentParser:
     """The command-line interface's argument parser."""
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
-    cost = sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training")
+    _add_cost_arguments(sub.add_parser("cost", help="per-client and per-round bits of FedAvg, without training"))
+    _add_reproduce_arguments(
+        sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
+    )
+    return p
+
+
+def _add_cost_arguments(cost: argparse.ArgumentParser) -> None:
+    """The arguments of `cost`."""
     cost.add_argument("--model", choices=MODELS, default="cnn")
     cost.add_argument(
         "--broadcast",
@@ -105,7 +116,9 @@ def parser() -> argparse.ArgumentParser:
     )
     cost.add_argument("--json", action="store_true", help="print a JSON object of integer bit counts")
 
-    rep = sub.add_parser("reproduce", help="train and write results: `reproduce sweep`; `reproduce dme`")
+
+def _add_reproduce_arguments(rep: argparse.ArgumentParser) -> None:
+    """The arguments of `reproduce`."""
     rep.add_argument(
         "what",
         choices=["sweep", "dme", *reproduce.names()],
@@ -138,12 +151,9 @@ def parser() -> argparse.ArgumentParser:
         help="sweep Federated Dropout at these keep fractions instead (each without encoders, "
         "with uniform:4 down and uniform:2 up, and with kashin:4 down and uniform:2 up)",
     )
-    return p
 
 
-def cost_report(
-    model: str, broadcast: str, aggregate: str, threshold: int, clients: int, dropout: float | None = None
-) -> dict:
+def cost_report(model: str, compression: CompressionSpec, clients: int, dropout: float | None = None) -> dict:
     """Per-client and per-round bits of one FedAvg round of this configuration (with `dropout`: Federated
     Dropout's sub-model, and its client multiply-adds per training example)."""
     from fedkit import algorithms, runtime
@@ -153,29 +163,30 @@ def cost_report(
         raise UsageError(
             f"--dropout with --model {model}: Federated Dropout is built for the digits CNN; use --model cnn."
         )
+    c = compression
     with runtime.reraise_swallowed_interrupt():
         if dropout is None:
-            process = algorithms.build_fedavg(model, broadcast=broadcast, aggregate=aggregate, threshold=threshold)
+            process = algorithms.build_fedavg(
+                model, broadcast=c.broadcast, aggregate=c.aggregate, threshold=c.threshold
+            )
         else:
             from fedkit.algorithms import dropout as federated_dropout
 
             process = federated_dropout.build_process(
-                dropout, broadcast=broadcast, aggregate=aggregate, threshold=threshold
+                dropout, broadcast=c.broadcast, aggregate=c.aggregate, threshold=c.threshold
             )
     cost = sizing.communication_cost(process.next)
     down, up = cost.per_round(clients)
-    report = {
+    report: dict[str, object] = {
         "model": model,
-        "broadcast": broadcast,
-        "aggregate": aggregate,
-        "threshold": threshold,
+        **compression.record(),
         "clients": clients,
         "broadcast_bits_per_client": cost.broadcast_bits,
         "aggregate_bits_per_client": cost.aggregate_bits,
         "broadcast_bits_per_round": down,
         "aggregate_bits_per_round": up,
         "not_static": list(cost.not_static),
-        "static_upper_bound": _lossless_directions(broadcast, aggregate),
+        "static_upper_bound": compression.lossless_directions(),
     }
     if dropout is not None:
         report |= {
@@ -184,15 +195,6 @@ def cost_report(
             "full_model_multiply_adds_per_example": federated_dropout.client_flops(1.0, 1),
         }
     return report
-
-
-def _lossless_directions(broadcast: str, aggregate: str) -> list[str]:
-    """Directions whose encoder codes losslessly: their static bits are an upper bound, measured in a run."""
-    return [
-        direction
-        for direction, spec in (("broadcast", broadcast), ("aggregate", aggregate))
-        if spec not in specs.TFF_AGGREGATORS and specs.parse_encoder(spec).name in specs.LOSSLESS
-    ]
 
 
 def _table(report: dict) -> str:
@@ -227,18 +229,12 @@ def _table(report: dict) -> str:
 
 def _check_writable_dir(path: Path, flag: str) -> None:
     """Raise UsageError unless `path` is a folder, or could be created as one, that we may write into."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; give a folder path.")
-    try:  # os.access says yes to root even where nothing can be created (e.g. /proc): try it
-        tempfile.TemporaryDirectory(dir=existing, prefix=".fedkit-probe-").cleanup()
-    except OSError:
-        raise UsageError(f"{flag} {path}: cannot create anything in {existing}; give a writable folder.") from None
+    problem = checks.folder_problem(path)
+    if problem:
+        raise UsageError(f"{flag} {path} {problem}; give a writable folder.")
 
 
-def _error(message: str, status: int) -> int:
+def _error(message: str | Exception, status: int) -> int:
     print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
     return status
 
@@ -285,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_now_on_signals()
     try:
         if args.command == "cost":
-            report = cost_report(args.model, args.broadcast, args.aggregate, args.threshold, args.clients, args.dropout)
+            compression = CompressionSpec(args.broadcast, args.aggregate, args.threshold)
+            report = cost_report(args.model, compression, args.clients, args.dropout)
             print(json.dumps(report, indent=2) if args.json else _table(report))
             return 0
         if args.what == "dme":
@@ -348,12 +345,6 @@ def _reproduce_experiment(args: argparse.Namespace) -> int:
 
 def _reproduce_sweep(args: argparse.Namespace) -> int:
     from fedkit.common import paths
-
-    out = Path(args.out) if args.out else paths.project_root() / "outputs" / "sweep"
-    cache_dir = Path(args.cache_dir) if args.cache_dir else paths.data_dir()
-    if not args.list:
-        _check_writable_dir(out, "--out")
-        _check_writable_dir(cache_dir, "--cache-dir")
     from fedkit.experiments import sweep  # run_sweep loads the data once and checks --clients against it before writing
 
     try:
@@ -362,17 +353,31 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
     except ValueError as e:
         parser().error(str(e))
     if args.list:
-        print(
-            "\n".join(
-                f"{c.name!r}: broadcast {c.broadcast}, aggregate {c.aggregate}, threshold {c.threshold}"
-                + (f", dropout keeps {c.dropout:g}" if c.dropout is not None else "")
-                for c in configs
-            )
-        )
+        print("\n".join(map(_config_line, configs)))
         return 0
     settings = sweep.SweepSettings(
         args.rounds, args.clients, args.epochs, args.client_lr, args.server_lr, seeds_for(args)
     )
+    out = Path(args.out) if args.out else paths.project_root() / "outputs" / "sweep"
+    cache_dir = Path(args.cache_dir) if args.cache_dir else paths.data_dir()
+    sweep.check_settings(settings, out, cache_dir)  # unusable folders: one line, before anything is loaded
+    write = _sweep_results_writer(args, configs, settings, out)
+    rows, _ = sweep.run_sweep(configs, settings, out, cache_dir, args.source, on_row=write)
+    target = write(rows)
+    print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png and {target}")
+    return 0
+
+
+def _config_line(config) -> str:
+    """One configuration of `reproduce sweep --list`."""
+    line = f"{config.name!r}: broadcast {config.broadcast}, aggregate {config.aggregate}, threshold {config.threshold}"
+    return line + (f", dropout keeps {config.dropout:g}" if config.dropout is not None else "")
+
+
+def _sweep_results_writer(args: argparse.Namespace, configs: list, settings, out: Path) -> Callable[[list[dict]], Path]:
+    """What writes the sweep's results file after each configuration, with the command that reruns the rows so far."""
+    from fedkit.experiments import sweep
+
     # The machine-readable record goes with the package (lessons read it) unless --out names another folder;
     # it is rewritten after each configuration, so a long sweep that stops early leaves the rows it finished,
     # with the command that reruns just those.
@@ -384,10 +389,7 @@ def _reproduce_sweep(args: argparse.Namespace) -> int:
         command = sweep.command_line(done, settings, only, args.dropout)
         return sweep.write_results(sweep.add_ratios([dict(r) for r in rows]), settings, command, name, results_dir)
 
-    rows, _ = sweep.run_sweep(configs, settings, out, cache_dir, args.source, on_row=write)
-    target = write(rows)
-    print(f"Wrote {out}/results.csv, results.md, pareto.png, accuracy_per_round.png and {target}")
-    return 0
+    return write
 
 
 if __name__ == "__main__":

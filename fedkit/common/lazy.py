@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+_EXPORTED: dict[str, dict[str, str]] = {}  # package -> {public name: its submodule}, filled by `exports`
+
 
 def exports(package: str, names: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The `__getattr__` and `__dir__` of `package` that import each name of `names[submodule]` on first use."""
@@ -40,10 +42,11 @@ def exports(package: str, names: Mapping[str, Iterable[str]]) -> tuple[Callable[
     def __dir__() -> list[str]:
         return sorted(set(vars(module)) | home.keys() | submodules)
 
-    __getattr__.exported = home  # type: ignore[attr-defined]
+    _EXPORTED[package] = home
     return __getattr__, __dir__
 
 
 def exported(package: str) -> dict[str, str]:
     """Each public name of `package`'s face and the submodule it comes from (for tests and documentation)."""
-    return dict(importlib.import_module(package).__getattr__.exported)
+    importlib.import_module(package)  # its face calls `exports`
+    return dict(_EXPORTED[package])

@@ -18,9 +18,10 @@ paper's bounds are in `bound`.
 `mse_of_mean` measures E by Monte Carlo with the encoders themselves.
 
 Bits: `encoded_bits` counts what the encoder sends, from its encoded tensors' static shapes and dtypes:
-`tensor_encoding` packs B-bit values 28 bits to an int32 (so 32/28 bits per bit of payload) and sends
-min and max as two float32. The paper counts d*ceil(log2 k) bits plus min and max (`paper_bits`, with
-32-bit floats). The Hadamard stage pads d to a power of two; use such d for a fair comparison.
+`tensor_encoding` packs B-bit values 28 bits to an int32 (so 32/28 bits per bit of payload:
+`fedkit.compression.sizing.words_bits`) and sends min and max as two float32. The paper counts d*ceil(log2 k)
+bits plus min and max (`paper_bits`, with 32-bit floats). The Hadamard stage pads d to a power of two; use such d
+for a fair comparison.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit.compression import encoders, stages
+from fedkit.compression import encoders, sizing, stages
+from fedkit.compression.specs import EncoderSpec
 
 METHODS = ("binary", "k-level", "rotated")
 PAPER_NAMES = {"binary": "pi_sb", "k-level": "pi_sk", "rotated": "pi_srk"}
@@ -57,10 +59,10 @@ def levels(bits: int) -> int:
     return 2**bits
 
 
-def spec(method: str, bits: int = 1) -> str:
+def spec(method: str, bits: int = 1) -> EncoderSpec:
     """The fedkit encoder spec behind a protocol: `uniform:B` or `hadamard:B`."""
     _check(method, bits)
-    return f"{'hadamard' if method == 'rotated' else 'uniform'}:{bits}"
+    return EncoderSpec("hadamard" if method == "rotated" else "uniform", bits)
 
 
 def build_encoder(method: str, bits: int = 1) -> te.core.Encoder:
@@ -84,14 +86,14 @@ def sent_bits(method: str, bits: int, d: int) -> int:
     def encode(x):
         return tf.nest.flatten(simple.encode(x)[0])
 
-    return sum(t.shape.num_elements() * t.dtype.size * 8 for t in encode.get_concrete_function().outputs)
+    return sum(sizing.tensor_bits(t.shape, t.dtype) for t in encode.get_concrete_function().outputs)
 
 
 def te_bits(method: str, bits: int, d: int) -> int:
     """The same count in closed form: ceil(d' * B / 28) int32 words plus min and max (d' = padded d)."""
     _check(method, bits)
     sent = 2 ** math.ceil(math.log2(d)) if method == "rotated" else d
-    return 32 * math.ceil(sent * bits / 28) + 2 * FLOAT_BITS
+    return sizing.words_bits(sent * bits, sizing.PACKED_BITS_PER_WORD) + 2 * FLOAT_BITS
 
 
 def paper_bits(d: int, k: int) -> int:

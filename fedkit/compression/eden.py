@@ -8,9 +8,12 @@ to a power of two), then send each rotated coordinate in few bits and one float 
 - EDEN with b bits: the coordinate, normalized to unit variance (sqrt(D) / ||x||), rounded to the
   nearest of the 2^b Lloyd-Max levels of the standard normal, scale ||x||^2 / <Rx, levels>.
 
-Either scale makes <x, decoded> = ||x||^2, which makes the estimate unbiased over the random rotation;
-its normalized error (vNMSE) tends to D/(1 - D), D the Lloyd-Max distortion of N(0, 1) at b bits
-(pi/2 - 1 at one bit). The codes are bit-packed (`BitpackingEncodingStage`: b bits in 28 of every 32).
+Either scale makes <x, decoded> = ||x||^2, which makes the estimate unbiased over a uniformly random
+rotation (the papers' analysis); over the randomized Hadamard rotation used here it is only close to
+unbiased (tests/test_properties.py holds a 2-coordinate vector where it is not). Its normalized error
+(vNMSE) tends to D/(1 - D), D the Lloyd-Max distortion of N(0, 1) at b bits
+(pi/2 - 1 at one bit). The codes are bit-packed (`BitpackingEncodingStage`: b bits in 28 of every 32; their
+count is `fedkit.compression.sizing.words_bits`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ client, static) in their measurements, from which `fedkit.compression.sizing.Siz
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable
 
@@ -25,7 +24,7 @@ import tensorflow_federated as tff
 from tensorflow.python.util import nest  # flatten_with_joined_string_paths
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit.compression import eden, lossless
+from fedkit.compression import eden, lossless, sizing
 from fedkit.compression.specs import (  # noqa: F401
     DEFAULT_THRESHOLD,
     ENCODERS,
@@ -35,16 +34,6 @@ from fedkit.compression.specs import (  # noqa: F401
     parse_encoder,
     register_name,
 )
-
-
-class _QuietBitpackingWarning(logging.Filter):
-    # tensor_encoding warns at every trace of bitpacking below 8 bits; in a notebook, AutoGraph
-    # then tries to trace the kernel's output socket and prints more warnings on top.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "can temporarily allocate extra memory" not in record.getMessage()
-
-
-logging.getLogger().addFilter(_QuietBitpackingWarning())
 
 _BUILDERS: dict[str, Callable[[int], te.core.Encoder]] = {}
 
@@ -74,31 +63,42 @@ def _kashin(bits: int) -> te.core.Encoder:
 
 def make_encoder(spec: str | EncoderSpec) -> te.core.Encoder:
     """The `tensor_encoding` Encoder a spec names."""
-    spec = parse_encoder(spec)
+    return _build_encoder(parse_encoder(spec))
+
+
+def _build_encoder(spec: EncoderSpec) -> te.core.Encoder:
+    """The `tensor_encoding` Encoder of a parsed spec."""
     if spec.name == "identity":
         return te.encoders.identity()
-    if spec.name == "uniform":
-        return te.encoders.uniform_quantization(bits=spec.param)
-    if spec.name == "hadamard":
-        return te.encoders.hadamard_quantization(bits=spec.param)
-    if spec.name == "kashin":
-        return _kashin(spec.param)
-    if spec.name == "uniform-eg":
-        return lossless.uniform_eg_encoder(spec.param)
     if spec.name == "drive":
         return eden.drive_encoder()
+    param = _param(spec)
+    if spec.name == "uniform":
+        return te.encoders.uniform_quantization(bits=param)
+    if spec.name == "hadamard":
+        return te.encoders.hadamard_quantization(bits=param)
+    if spec.name == "kashin":
+        return _kashin(param)
+    if spec.name == "uniform-eg":
+        return lossless.uniform_eg_encoder(param)
     if spec.name == "eden":
-        return eden.eden_encoder(spec.param)
-    return _BUILDERS[spec.name](spec.param)
+        return eden.eden_encoder(param)
+    return _BUILDERS[spec.name](param)
 
 
-def _encoder_for(spec: str | EncoderSpec, threshold: int) -> Callable[[tf.TensorSpec], te.core.Encoder]:
+def _param(spec: EncoderSpec) -> int:
+    """The parameter of a spec that needs one (`parse_encoder` gives one; an `EncoderSpec` built by hand may not)."""
+    if spec.param is None:
+        raise ValueError(f"encoder spec {spec}: {spec.name} needs a parameter; write {spec.name}:N.")
+    return spec.param
+
+
+def _encoder_for(spec: EncoderSpec, threshold: int) -> Callable[[tf.TensorSpec], te.core.Encoder]:
     if threshold < 0:
         raise ValueError(f"threshold={threshold}: give a number of elements >= 0.")
-    spec = parse_encoder(spec)
 
     def choose(value_spec: tf.TensorSpec) -> te.core.Encoder:
-        return make_encoder(spec) if is_encoded(value_spec, threshold) else te.encoders.identity()
+        return _build_encoder(spec) if is_encoded(value_spec, threshold) else te.encoders.identity()
 
     return choose
 
@@ -113,7 +113,7 @@ def broadcast_encoder_fn(
     spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> Callable[[tf.TensorSpec], te.core.SimpleEncoder]:
     """The tutorial's `broadcast_encoder_fn`: `spec` for tensors over `threshold` elements, else identity."""
-    choose = _encoder_for(spec, threshold)
+    choose = _encoder_for(parse_encoder(spec), threshold)
     return lambda value_spec: te.encoders.as_simple_encoder(choose(value_spec), _tensor_spec(value_spec))
 
 
@@ -121,7 +121,7 @@ def mean_encoder_fn(
     spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> Callable[[tf.TensorSpec], te.core.GatherEncoder]:
     """The tutorial's `mean_encoder_fn`: `spec` for tensors over `threshold` elements, else identity."""
-    choose = _encoder_for(spec, threshold)
+    choose = _encoder_for(parse_encoder(spec), threshold)
     return lambda value_spec: te.encoders.as_gather_encoder(choose(value_spec), _tensor_spec(value_spec))
 
 
@@ -157,16 +157,19 @@ def applies_to(model: Callable | tff.Type, spec: str | EncoderSpec, threshold: i
     else:
         value_type = tff.learning.models.weights_type_from_model(model)
         names = _model_variable_names(model) or _value_names(value_type)
-    if parse_encoder(spec).name == "identity":
-        return []
+    return [] if parse_encoder(spec).is_identity else _encoded_names(value_type, names, threshold)
+
+
+def _encoded_names(value_type: tff.Type, names: list[str], threshold: int) -> list[str]:
+    """The `names` of `value_type`'s tensors that an encoder (other than identity) encodes at `threshold`."""
     tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
     return [name for name, t in zip(names, tensors, strict=True) if is_encoded(t, threshold)]
 
 
 def _warn_if_unused(
-    value_type: tff.Type, spec: str | EncoderSpec, threshold: int, what: str, model_fn: Callable | None = None
+    value_type: tff.Type, spec: EncoderSpec, threshold: int, what: str, model_fn: Callable | None = None
 ) -> None:
-    if parse_encoder(spec).name == "identity" or applies_to(value_type, spec, threshold):
+    if spec.is_identity or _encoded_names(value_type, _value_names(value_type), threshold):
         return
     tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
     names = (model_fn and _model_variable_names(model_fn)) or _value_names(value_type)
@@ -174,7 +177,7 @@ def _warn_if_unused(
     whose = {"broadcast": "model", "aggregate": "model update"}
     largest = f"its largest, {names[sizes.index(max(sizes))]}, has {max(sizes):,} elements" if sizes else "it is empty"
     warnings.warn(
-        f"{what} encoder '{parse_encoder(spec)}' applies to no variable of the {whose[what]} ({largest}; "
+        f"{what} encoder '{spec}' applies to no variable of the {whose[what]} ({largest}; "
         f"threshold={threshold:,}): it sends what identity sends; lower the threshold to encode.",
         UnusedEncoderWarning,
         stacklevel=3,
@@ -184,10 +187,12 @@ def _warn_if_unused(
 def code_capacity_bits(value_type: tff.Type, spec: str | EncoderSpec, threshold: int = DEFAULT_THRESHOLD) -> int:
     """Static bits per client of the lossless code buffers `spec` sends for `value_type` (0 if not lossless)."""
     spec = parse_encoder(spec)
-    if spec.name not in LOSSLESS:
+    if not spec.lossless:
         return 0
     tensors = tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type))
-    return sum(lossless.capacity_bits(t.shape.num_elements(), spec.param) for t in tensors if is_encoded(t, threshold))
+    return sum(
+        lossless.capacity_bits(t.shape.num_elements(), _param(spec)) for t in tensors if is_encoded(t, threshold)
+    )
 
 
 def _code_bits_reader(state_type: tff.Type) -> tff.Computation:
@@ -209,9 +214,9 @@ def _code_measurements(measured, capacity: int):
 class _EncodedMean(tff.aggregators.WeightedAggregationFactory):
     """`MeanFactory(EncodedSumFactory, EncodedSumFactory)`, warning at `create` if it encodes nothing."""
 
-    def __init__(self, spec: str | EncoderSpec, threshold: int) -> None:
+    def __init__(self, spec: EncoderSpec, threshold: int) -> None:
         encoder_fn = mean_encoder_fn(spec, threshold)
-        self.spec, self.threshold = parse_encoder(spec), threshold
+        self.spec, self.threshold = spec, threshold
         self.inner = tff.aggregators.MeanFactory(
             tff.aggregators.EncodedSumFactory(encoder_fn), tff.aggregators.EncodedSumFactory(encoder_fn)
         )
@@ -220,7 +225,7 @@ class _EncodedMean(tff.aggregators.WeightedAggregationFactory):
         """The inner MeanFactory's process for `value_type` (see `tff.aggregators.MeanFactory.create`)."""
         _warn_if_unused(value_type, self.spec, self.threshold, "aggregate")
         process = self.inner.create(value_type, weight_type)
-        if self.spec.name not in LOSSLESS:
+        if not self.spec.lossless:
             return process
         capacity = code_capacity_bits(value_type, self.spec, self.threshold)
         read = _code_bits_reader(process.state_type.member["value_sum_process"])
@@ -238,7 +243,7 @@ def encoded_mean(
     spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> tff.aggregators.WeightedAggregationFactory:
     """Weighted mean whose numerator and denominator sums are encoded (the tutorial's aggregation)."""
-    return _EncodedMean(spec, threshold)
+    return _EncodedMean(parse_encoder(spec), threshold)
 
 
 def build_encoded_broadcast(
@@ -293,11 +298,11 @@ def encoded_broadcast(
     model_fn: Callable, spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> tff.learning.templates.DistributionProcess:
     """An encoded broadcast of a model's weights (the removed `build_encoded_broadcast_process_from_model`)."""
+    spec = parse_encoder(spec)
     weights_type = tff.learning.models.weights_type_from_model(model_fn)
     encoder_fn = broadcast_encoder_fn(spec, threshold)
     _warn_if_unused(weights_type, spec, threshold, "broadcast", model_fn)
-    lossless_spec = parse_encoder(spec).name in LOSSLESS
-    capacity = code_capacity_bits(weights_type, spec, threshold) if lossless_spec else None
+    capacity = code_capacity_bits(weights_type, spec, threshold) if spec.lossless else None
     return build_encoded_broadcast(weights_type, encoder_fn, capacity)
 
 
@@ -305,6 +310,7 @@ def encoding_table(
     value_type: tff.Type, spec: str | EncoderSpec = "uniform:8", threshold: int = DEFAULT_THRESHOLD
 ) -> list[dict]:
     """Per tensor of `value_type`: shape, the encoder chosen, and its bits before and after encoding."""
+    spec = parse_encoder(spec)
     choose = broadcast_encoder_fn(spec, threshold)
     rows = []
     for tensor_spec in tf.nest.flatten(tff.types.type_to_tf_tensor_specs(value_type)):
@@ -314,9 +320,9 @@ def encoding_table(
             {
                 "shape": tuple(tensor_spec.shape),
                 "elements": tensor_spec.shape.num_elements(),
-                "encoder": str(parse_encoder(spec)) if is_encoded(tensor_spec, threshold) else "identity",
-                "bits": tensor_spec.shape.num_elements() * tensor_spec.dtype.size * 8,
-                "encoded bits": sum(int(v.shape.num_elements()) * v.dtype.size * 8 for v in encoded.values()),
+                "encoder": str(spec) if is_encoded(tensor_spec, threshold) else "identity",
+                "bits": sizing.tensor_bits(tensor_spec.shape, tensor_spec.dtype),
+                "encoded bits": sum(sizing.tensor_bits(v.shape, v.dtype) for v in encoded.values()),
             }
         )
     return rows

@@ -22,6 +22,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
+from fedkit.compression import sizing
+
 CHUNK = 512  # values per chunk: the decoder takes CHUNK vectorized steps, one per value of every chunk
 CODE_KEY = "code"  # the fixed-capacity buffer of Elias-gamma codes (int32 words, most significant bit first)
 LENGTH_KEY = "length"  # state update: bits of `code` the codes really used
@@ -44,7 +46,7 @@ def zigzag(d: np.ndarray) -> np.ndarray:
 def capacity_bits(elements: int, bits: int) -> int:
     """Bits of the code buffer for `elements` values at `bits`-bit quantization: the worst case, in 32-bit words."""
     chunks = math.ceil(elements / CHUNK)
-    return 32 * math.ceil(chunks * CHUNK * (2 * bits + 1) / 32)
+    return sizing.words_bits(chunks * CHUNK * (2 * bits + 1))
 
 
 _WORD_BITS = np.array([2**k for k in range(31, -1, -1)], np.int64)  # most significant bit first

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow_federated as tff
@@ -58,6 +58,8 @@ AGGREGATE_INTRINSICS = frozenset(
 PARAMETER = "parameter at CLIENTS"
 RESULT = "result at CLIENTS"
 _UNITS = ["bit", "Kibit", "Mibit", "Gibit", "Tibit"]
+WORD_BITS = 32  # packed codes travel in int32 words
+PACKED_BITS_PER_WORD = 28  # tensor_encoding's BitpackingEncodingStage fills 28 bits of each int32 word
 
 
 class NotStaticError(ValueError):
@@ -76,6 +78,19 @@ def element_bits(dtype) -> int:
     return 1 if dtype == np.bool_ else dtype.itemsize * 8
 
 
+def tensor_bits(shape, dtype) -> int:
+    """Bits of a tensor of static `shape` and `dtype` (numpy's or TensorFlow's): its elements x `element_bits`."""
+    dims = list(shape)
+    if None in dims:
+        raise NotStaticError(f"a tensor of shape {dims} has no static size")
+    return int(np.prod(dims, dtype=np.int64)) * element_bits(getattr(dtype, "as_numpy_dtype", dtype))
+
+
+def words_bits(payload_bits: int, used_per_word: int = WORD_BITS) -> int:
+    """Bits of the int32 words that carry `payload_bits` bits, `used_per_word` of each word's 32 bits used."""
+    return WORD_BITS * -(-payload_bits // used_per_word)  # whole words: the ceiling, in integers
+
+
 def type_bits(value_type: tff.Type) -> int:
     """Bits of one value of `value_type`; datasets and functions count 0, strings and dynamic shapes raise."""
     if isinstance(value_type, tff.FederatedType):
@@ -87,7 +102,7 @@ def type_bits(value_type: tff.Type) -> int:
         if shape is None or None in shape:
             raise NotStaticError(f"tensor {value_type} has no static size")
         try:
-            return int(np.prod(shape, dtype=np.int64)) * element_bits(value_type.dtype)
+            return tensor_bits(shape, value_type.dtype)
         except NotStaticError as e:
             raise NotStaticError(f"tensor {value_type}: {e}") from None
     if isinstance(value_type, (tff.SequenceType, tff.FunctionType)):
@@ -222,7 +237,7 @@ class Measurement:
     not_static: tuple[str, ...] = ()
 
 
-def _client_values(value, value_type: tff.Type, at: str) -> Iterator[tuple[object, tff.FederatedType]]:
+def _client_values(value, value_type: tff.Type, at: str) -> Iterator[tuple[Sequence, tff.FederatedType]]:
     """(list of per-client values, type) of each CLIENTS-placed part of a concrete value."""
     if isinstance(value_type, tff.FederatedType):
         if value_type.placement is tff.CLIENTS:
@@ -270,7 +285,7 @@ def unused_code_bits(metrics: Mapping | None, clients: int) -> tuple[int, int] |
         if isinstance(found, Mapping) and "measured_code_bits" in found:
             measured = int(found["measured_code_bits"]) * (clients if per_client else 1)
             unused[i], reported = int(found["code_capacity_bits"]) * clients - measured, True
-    return tuple(unused) if reported else None
+    return (unused[0], unused[1]) if reported else None
 
 
 @dataclasses.dataclass

@@ -89,7 +89,7 @@ class Check:
         return f"[{'PASS' if self.passed else 'FAIL'}] {self.name}: {self.detail}"
 
 
-def _encoded_specs(encoder: te.core.Encoder, spec: tf.TensorSpec) -> dict[str, tf.TensorSpec]:
+def _encoded_specs(encoder: te.core.Encoder, spec: tf.TensorSpec) -> list[tf.TensorSpec]:
     """Trace one encode of a `spec`-shaped value and return the encoded tensors' specs."""
 
     @tf.function(input_signature=[spec])
@@ -108,7 +108,7 @@ def mean_only_error(x: np.ndarray) -> float:
 
 def encoded_bits(build: Callable[[], te.core.Encoder], shape: tuple[int, ...] = (64, 50)) -> int:
     """Bits of the encoded form of one float32 tensor of `shape` (what a broadcast of it sends)."""
-    return sum(s.shape.num_elements() * s.dtype.size * 8 for s in _encoded_specs(build(), tf.TensorSpec(shape)))
+    return sum(sizing.tensor_bits(s.shape, s.dtype) for s in _encoded_specs(build(), tf.TensorSpec(shape)))
 
 
 def check_encoder(
@@ -122,39 +122,44 @@ def check_encoder(
     3. federated: an encoded broadcast with it runs inside a TFF computation, and its traffic
        is smaller than sending x as float32.
     """
-    spec = tf.TensorSpec(shape, tf.float32)
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     # x has mean ~0, so a decoder that ignores the encoded values scores ~1.0: the bound must be below it.
     allowed = min(max_relative_error, 0.95 * mean_only_error(x))
-    checks = []
+    round_trip, raised = _round_trip_check(build, x, allowed)
+    if raised:
+        return [round_trip]
+    static = _static_shapes_check(build, tf.TensorSpec(shape, tf.float32))
+    if not static.passed:
+        return [round_trip, static]
+    return [round_trip, static, _federated_check(build, x, allowed)]
+
+
+def _round_trip_check(build: Callable[[], te.core.Encoder], x: np.ndarray, allowed: float) -> tuple[Check, bool]:
+    """Check 1 on `x`, and whether encode or decode raised (then nothing else is checked)."""
     try:
-        simple = te.encoders.as_simple_encoder(build(), spec)
+        simple = te.encoders.as_simple_encoder(build(), tf.TensorSpec(x.shape, tf.float32))
         encoded, _ = simple.encode(tf.constant(x))
         decoded = simple.decode(encoded).numpy()
     except Exception as e:  # a student's stage can fail in any way; say where
-        return [Check("round trip", False, f"encode/decode raised {type(e).__name__}: {e}")]
+        return Check("round trip", False, f"encode/decode raised {type(e).__name__}: {e}"), True
     if decoded.shape != x.shape or decoded.dtype != x.dtype:
-        checks.append(
-            Check(
-                "round trip",
-                False,
-                f"decode returned {decoded.dtype}{list(decoded.shape)} for "
-                f"float32{list(shape)}: restore the input's shape in decode (set "
-                "decode_needs_input_shape=True and use `shape`)",
-            )
+        detail = (
+            f"decode returned {decoded.dtype}{list(decoded.shape)} for float32{list(x.shape)}: restore the input's "
+            "shape in decode (set decode_needs_input_shape=True and use `shape`)"
         )
-    else:
-        error = float(np.linalg.norm(decoded - x) / np.linalg.norm(x))
-        ok = error <= allowed
-        checks.append(
-            Check(
-                "round trip",
-                ok,
-                f"relative L2 error {error:.3f} (allowed {allowed:.3f}; sending "
-                f"nothing scores 1.000, only the mean {mean_only_error(x):.3f})"
-                + ("" if ok else ": decode does not reconstruct x from what encode sent"),
-            )
-        )
+        return Check("round trip", False, detail), False
+    error = float(np.linalg.norm(decoded - x) / np.linalg.norm(x))
+    ok = error <= allowed
+    detail = (
+        f"relative L2 error {error:.3f} (allowed {allowed:.3f}; sending "
+        f"nothing scores 1.000, only the mean {mean_only_error(x):.3f})"
+        + ("" if ok else ": decode does not reconstruct x from what encode sent")
+    )
+    return Check("round trip", ok, detail), False
+
+
+def _static_shapes_check(build: Callable[[], te.core.Encoder], spec: tf.TensorSpec) -> Check:
+    """Check 2: every encoded tensor's shape is known when tracing."""
     dynamic = [s for s in _encoded_specs(build(), spec) if not s.shape.is_fully_defined()]
     detail = (
         "all encoded tensors have static shapes"
@@ -164,10 +169,12 @@ def check_encoder(
             "cannot be counted; choose sizes from the input's static shape (e.g. a fixed k)"
         )
     )
-    checks.append(Check("static shapes", not dynamic, detail))
-    if dynamic:
-        return checks
-    value_type = tff.TensorType(np.float32, shape)
+    return Check("static shapes", not dynamic, detail)
+
+
+def _federated_check(build: Callable[[], te.core.Encoder], x: np.ndarray, allowed: float) -> Check:
+    """Check 3: an encoded broadcast of `x` to two clients decodes within `allowed` and sends fewer bits."""
+    value_type = tff.TensorType(np.float32, x.shape)
     process = encoders.build_encoded_broadcast(value_type, lambda s: te.encoders.as_simple_encoder(build(), s))
 
     @tff.federated_computation(tff.FederatedType(value_type, tff.SERVER), tff.FederatedType(np.int32, tff.CLIENTS))
@@ -180,21 +187,19 @@ def check_encoder(
         agree = all(np.linalg.norm(r - x) / np.linalg.norm(x) <= allowed for r in received)
         cost = sizing.communication_cost(process.next)
         plain = sizing.type_bits(value_type)
-        smaller = cost.broadcast_bits < plain
-        detail = (
-            f"{cost.broadcast_bits:,} bits per client instead of {plain:,} ({plain / cost.broadcast_bits:.2f}x less)"
-        )
-        if not agree:
-            detail += (
-                "; inside TFF, clients decoded values further from the input than allowed: keep all the "
-                "stage's work in TensorFlow ops, with no Python-side state"
-            )
-        elif not smaller:
-            detail += ": the encoded form is not smaller than the input"
-        checks.append(Check("federated", agree and smaller, detail))
+        ratio = plain / cost.broadcast_bits
     except Exception as e:
-        checks.append(Check("federated", False, f"inside a TFF computation it raised {type(e).__name__}: {e}"))
-    return checks
+        return Check("federated", False, f"inside a TFF computation it raised {type(e).__name__}: {e}")
+    smaller = cost.broadcast_bits < plain
+    detail = f"{cost.broadcast_bits:,} bits per client instead of {plain:,} ({ratio:.2f}x less)"
+    if not agree:
+        detail += (
+            "; inside TFF, clients decoded values further from the input than allowed: keep all the "
+            "stage's work in TensorFlow ops, with no Python-side state"
+        )
+    elif not smaller:
+        detail += ": the encoded form is not smaller than the input"
+    return Check("federated", agree and smaller, detail)
 
 
 def report(checks: list[Check]) -> bool:

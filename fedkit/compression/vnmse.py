@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_model_optimization.python.core.internal import tensor_encoding as te
 
-from fedkit.compression import encoders
+from fedkit.compression import encoders, sizing
 
 # Suresh et al.'s rotated stochastic binary is hadamard:1 (and k-level rotated hadamard:B).
 SPECS = (
@@ -68,7 +68,7 @@ def _codec(spec: str, dim: int) -> tuple[tf.types.experimental.GenericFunction, 
         encoded, _ = simple.encode(x, state)
         return simple.decode(encoded), tf.nest.flatten(encoded)
 
-    sent = sum(t.shape.num_elements() * t.dtype.size * 8 for t in run.get_concrete_function().outputs[1:])
+    sent = sum(sizing.tensor_bits(t.shape, t.dtype) for t in run.get_concrete_function().outputs[1:])
     return run, sent
 
 

@@ -11,27 +11,48 @@ Public names (from `emnist`, which imports TensorFlow on first use):
 Submodules: `emnist`, and `partition` (by writer, IID and by label splits of one pool of examples).
 """
 
+from typing import TYPE_CHECKING
+
 from fedkit.common import lazy
 
-__getattr__, __dir__ = lazy.exports(
-    __name__,
-    {
-        "emnist": [
-            "load_emnist",
-            "preprocess",
-            "preprocess_test",
-            "sample_clients",
-            "federated_data",
-            "read_sample",
-            "write_sample_sqlite",
-            "check_cache",
-            "in_memory_client_data",
-            "shipped_sample",
-            "default_sample_path",
-            "DataError",
-            "CACHE_FILE",
-            "SAMPLE_FILE",
-            "SOURCES",
-        ],
-    },
-)
+if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time each is imported on first use
+    from fedkit.data.emnist import (
+        CACHE_FILE as CACHE_FILE,
+        SAMPLE_FILE as SAMPLE_FILE,
+        SOURCES as SOURCES,
+        DataError as DataError,
+        check_cache as check_cache,
+        default_sample_path as default_sample_path,
+        federated_data as federated_data,
+        in_memory_client_data as in_memory_client_data,
+        load_emnist as load_emnist,
+        preprocess as preprocess,
+        preprocess_test as preprocess_test,
+        read_sample as read_sample,
+        sample_clients as sample_clients,
+        shipped_sample as shipped_sample,
+        write_sample_sqlite as write_sample_sqlite,
+    )
+else:
+    __getattr__, __dir__ = lazy.exports(
+        __name__,
+        {
+            "emnist": [
+                "load_emnist",
+                "preprocess",
+                "preprocess_test",
+                "sample_clients",
+                "federated_data",
+                "read_sample",
+                "write_sample_sqlite",
+                "check_cache",
+                "in_memory_client_data",
+                "shipped_sample",
+                "default_sample_path",
+                "DataError",
+                "CACHE_FILE",
+                "SAMPLE_FILE",
+                "SOURCES",
+            ],
+        },
+    )

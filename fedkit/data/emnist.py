@@ -26,6 +26,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from fedkit.common import checks
+
 CACHE_FILE = "emnist_all.sqlite"
 TFF_ARCHIVE = "emnist_all.sqlite.lzma"
 TFF_ARCHIVE_SIZE = "about 170 MB, 4.7 GB once decompressed"
@@ -138,47 +140,16 @@ def write_sample_sqlite(sample: str | os.PathLike | None, target: str | os.PathL
     source = _sample_file(sample)
     arrays = read_sample(source)
     target = Path(target)
-    pixels = arrays["pixels"].astype(np.float32) / 255.0
     families = {"digits_only": arrays["label"] < 10, "all": np.ones(len(arrays["label"]), bool)}
     splits = {family: _split_rows(arrays, mask) for family, mask in families.items()}
-    for family, rows in splits.items():
-        for split in ("train", "test"):
-            if not len(rows[split]):
-                what = "digits" if family == "digits_only" else "examples"
-                raise DataError(
-                    f"{source} has no {what} in its {split!r} split (writers with under 2 are left out): "
-                    "a sample needs train and test digits."
-                )
+    _check_splits(source, splits)
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
     os.close(fd)
     os.chmod(tmp, 0o644)
     try:
         with contextlib.closing(sqlite3.connect(tmp)) as con, con:
-            con.execute(
-                "CREATE TABLE examples (split_name TEXT NOT NULL, client_id TEXT NOT NULL, "
-                "serialized_example_proto BLOB NOT NULL)"
-            )
-            con.execute(
-                "CREATE TABLE client_metadata (client_id TEXT NOT NULL, split_name TEXT NOT NULL, "
-                "num_examples INTEGER NOT NULL)"
-            )
-            con.execute("CREATE TABLE fedkit_provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            for family, family_splits in splits.items():
-                for split, rows in family_splits.items():
-                    name = f"{family}_{split}"
-                    con.executemany(
-                        "INSERT INTO examples VALUES (?, ?, ?)",
-                        (
-                            (name, str(arrays["client_id"][i]), _serialize(pixels[i], int(arrays["label"][i])))
-                            for i in rows
-                        ),
-                    )
-                    ids, counts = np.unique(arrays["client_id"][rows], return_counts=True)
-                    con.executemany(
-                        "INSERT INTO client_metadata VALUES (?, ?, ?)",
-                        ((str(c), name, int(k)) for c, k in zip(ids, counts, strict=True)),
-                    )
-            con.execute("CREATE INDEX examples_client ON examples (client_id, split_name)")
+            _create_tables(con)
+            _insert_examples(con, arrays, splits)
             sha = hashlib.sha256(_sample_bytes(source)).hexdigest()
             con.executemany(
                 "INSERT INTO fedkit_provenance VALUES (?, ?)",
@@ -188,6 +159,49 @@ def write_sample_sqlite(sample: str | os.PathLike | None, target: str | os.PathL
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _check_splits(source: Path, splits: dict[str, dict[str, np.ndarray]]) -> None:
+    """Refuse a sample that leaves a family (digits, all) without train or test rows."""
+    for family, by_split in splits.items():
+        for split in ("train", "test"):
+            if not len(by_split[split]):
+                what = "digits" if family == "digits_only" else "examples"
+                raise DataError(
+                    f"{source} has no {what} in its {split!r} split (writers with under 2 are left out): "
+                    "a sample needs train and test digits."
+                )
+
+
+def _create_tables(con: sqlite3.Connection) -> None:
+    """TFF's two tables, and fedkit's provenance table."""
+    con.execute(
+        "CREATE TABLE examples (split_name TEXT NOT NULL, client_id TEXT NOT NULL, "
+        "serialized_example_proto BLOB NOT NULL)"
+    )
+    con.execute(
+        "CREATE TABLE client_metadata (client_id TEXT NOT NULL, split_name TEXT NOT NULL, "
+        "num_examples INTEGER NOT NULL)"
+    )
+    con.execute("CREATE TABLE fedkit_provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def _insert_examples(con: sqlite3.Connection, arrays: dict[str, np.ndarray], splits: dict) -> None:
+    """Each family's split rows as TFF's serialized examples, with the per-writer counts, then the index."""
+    pixels = arrays["pixels"].astype(np.float32) / 255.0
+    for family, family_splits in splits.items():
+        for split, rows in family_splits.items():
+            name = f"{family}_{split}"
+            con.executemany(
+                "INSERT INTO examples VALUES (?, ?, ?)",
+                ((name, str(arrays["client_id"][i]), _serialize(pixels[i], int(arrays["label"][i]))) for i in rows),
+            )
+            ids, counts = np.unique(arrays["client_id"][rows], return_counts=True)
+            con.executemany(
+                "INSERT INTO client_metadata VALUES (?, ?, ?)",
+                ((str(c), name, int(k)) for c, k in zip(ids, counts, strict=True)),
+            )
+    con.execute("CREATE INDEX examples_client ON examples (client_id, split_name)")
 
 
 def check_cache(path: str | os.PathLike, fix: str | None = None) -> str:
@@ -242,7 +256,9 @@ def _compact(pixels: np.ndarray) -> np.ndarray:
 
 def _parse_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every example of one split, parsed once: (owner client ids, int32 labels, pixels) in the table's order."""
-    owners, labels, pixels = [], [], []
+    owners: list[str] = []
+    label_chunks: list[np.ndarray] = []
+    pixel_chunks: list[np.ndarray] = []
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
         rows = con.execute(
             "SELECT client_id, serialized_example_proto FROM examples WHERE split_name = ? ORDER BY rowid", (split,)
@@ -251,13 +267,15 @@ def _parse_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.nda
             ids, protos = zip(*chunk, strict=True)
             parsed = tf.io.parse_example(tf.constant(protos, tf.string), _EXAMPLE_SPEC)
             owners.extend(ids)
-            labels.append(parsed["label"].numpy().astype(np.int32))
-            pixels.append(_compact(parsed["pixels"].numpy()))
-    if all(p.dtype == np.uint8 for p in pixels):
-        pixels = np.concatenate(pixels) if pixels else np.zeros((0, 28, 28), np.uint8)
+            label_chunks.append(parsed["label"].numpy().astype(np.int32))
+            pixel_chunks.append(_compact(parsed["pixels"].numpy()))
+    if all(p.dtype == np.uint8 for p in pixel_chunks):
+        pixels = np.concatenate(pixel_chunks) if pixel_chunks else np.zeros((0, 28, 28), np.uint8)
     else:
-        pixels = np.concatenate([p.astype(np.float32) / np.float32(255) if p.dtype == np.uint8 else p for p in pixels])
-    labels = np.concatenate(labels) if labels else np.zeros(0, np.int32)
+        pixels = np.concatenate(
+            [p.astype(np.float32) / np.float32(255) if p.dtype == np.uint8 else p for p in pixel_chunks]
+        )
+    labels = np.concatenate(label_chunks) if label_chunks else np.zeros(0, np.int32)
     return np.asarray(owners, dtype=str), labels, pixels
 
 
@@ -291,11 +309,11 @@ def in_memory_client_data(
 
 
 def _ensure_writable(cache_dir: Path) -> None:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=cache_dir).close()
-    except OSError as e:
-        raise DataError(f"cache_dir {cache_dir} cannot be written ({e.strerror}): pass a writable cache_dir.") from e
+    """Make `cache_dir`, or say in one line why nothing can be written there."""
+    problem = checks.folder_problem(cache_dir)
+    if problem:
+        raise DataError(f"cache_dir {cache_dir} {problem}: pass a writable cache_dir.")
+    cache_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _read_cache(

@@ -6,51 +6,52 @@ the same examples and the same client sizes. Only `client_data` needs TensorFlow
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 Split = dict[str, np.ndarray]
 
 
-def _check_sizes(sizes: Sequence[int], n: int) -> np.ndarray:
-    sizes = np.asarray(sizes, dtype=int)
-    if sizes.ndim != 1 or (sizes < 1).any() or sizes.sum() != n:
-        raise ValueError(f"sizes must be positive and sum to the {n} examples; they sum to {int(sizes.sum())}.")
-    return sizes
+def _check_sizes(sizes: npt.ArrayLike, n: int) -> np.ndarray:
+    counts = np.asarray(sizes, dtype=int)
+    if counts.ndim != 1 or (counts < 1).any() or counts.sum() != n:
+        raise ValueError(f"sizes must be positive and sum to the {n} examples; they sum to {int(counts.sum())}.")
+    return counts
 
 
-def by_writer(owners: Sequence[str]) -> Split:
+def by_writer(owners: npt.ArrayLike) -> Split:
     """The natural split: each owner (writer) keeps their own examples."""
-    owners = np.asarray(owners, dtype=str)
-    return {str(w): np.flatnonzero(owners == w) for w in np.unique(owners)}
+    names = np.asarray(owners, dtype=str)
+    return {str(w): np.flatnonzero(names == w) for w in np.unique(names)}
 
 
-def iid(n: int, sizes: Sequence[int], seed: int = 0) -> Split:
+def iid(n: int, sizes: npt.ArrayLike, seed: int = 0) -> Split:
     """IID: the `n` examples pooled, shuffled and dealt out to clients of the given sizes."""
-    sizes = _check_sizes(sizes, n)
+    counts = _check_sizes(sizes, n)
     rows = np.random.default_rng(seed).permutation(n)
-    return {f"iid_{i:03d}": part for i, part in enumerate(np.split(rows, np.cumsum(sizes)[:-1]))}
+    return {f"iid_{i:03d}": part for i, part in enumerate(np.split(rows, np.cumsum(counts)[:-1]))}
 
 
-def by_label(labels: Sequence[int], sizes: Sequence[int], seed: int = 0) -> Split:
+def by_label(labels: npt.ArrayLike, sizes: npt.ArrayLike, seed: int = 0) -> Split:
     """Label skew: examples sorted by label (shuffled within a label), cut into clients of the given sizes.
 
     A client smaller than every label's count holds one or two labels.
     """
-    labels = np.asarray(labels)
-    sizes = _check_sizes(sizes, len(labels))
+    label_of = np.asarray(labels)
+    counts = _check_sizes(sizes, len(label_of))
     rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(len(labels))
-    rows = shuffled[np.argsort(labels[shuffled], kind="stable")]
-    parts = np.split(rows, np.cumsum(rng.permutation(sizes))[:-1])
+    shuffled = rng.permutation(len(label_of))
+    rows = shuffled[np.argsort(label_of[shuffled], kind="stable")]
+    parts = np.split(rows, np.cumsum(rng.permutation(counts))[:-1])
     return {f"label_{i:03d}": part for i, part in enumerate(parts)}
 
 
-def label_counts(split: Mapping[str, np.ndarray], labels: Sequence[int], num_labels: int = 10) -> np.ndarray:
+def label_counts(split: Mapping[str, np.ndarray], labels: npt.ArrayLike, num_labels: int = 10) -> np.ndarray:
     """One row per client (in the split's order): how many examples of each label it holds."""
-    labels = np.asarray(labels)
-    return np.array([np.bincount(labels[rows], minlength=num_labels) for rows in split.values()])
+    label_of = np.asarray(labels)
+    return np.array([np.bincount(label_of[rows], minlength=num_labels) for rows in split.values()])
 
 
 def pool(client_data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

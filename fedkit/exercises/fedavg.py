@@ -14,7 +14,7 @@ CLIENT_EXAMPLES = (100, 300)
 CLIENT_DELTAS = (1.0, -1.0)
 
 
-def _require(condition: bool, hint: str) -> None:
+def _require(condition: bool | np.bool_, hint: str) -> None:
     if not condition:
         raise AssertionError(hint)
 
@@ -70,8 +70,8 @@ def check_round_verdict(record: dict, round_num: int, differs: bool) -> None:
     """Exercise 4: whether FedSGD (rate 1.0) and weighted FedAvg differ after `round_num`, from the results file."""
     from fedkit.common import results
 
-    accuracy = record["data"]["test_accuracy"] if isinstance(record, dict) and "data" in record else None
-    _require(accuracy is not None, 'record should be what results.read("algorithms") returns.')
+    _require(isinstance(record, dict) and "data" in record, 'record should be what results.read("algorithms") returns.')
+    accuracy = record["data"]["test_accuracy"]
     _require(
         str(round_num) in accuracy["weighted FedAvg"],
         f"round {round_num} was not evaluated: choose one of {', '.join(accuracy['weighted FedAvg'])}.",

@@ -21,18 +21,18 @@ def _label_counts(client_data: tff.simulation.datasets.ClientData, client_id: st
 def check_label_counts(client_data: tff.simulation.datasets.ClientData, client_id: str, answer: Sequence[int]) -> None:
     """Exercise 1: the number of examples of each digit that one writer holds."""
     expected = _label_counts(client_data, client_id)
-    answer = np.asarray(answer)
-    if answer.shape != (10,):
+    counts = np.asarray(answer)
+    if counts.shape != (10,):
         raise AssertionError(
-            f"the answer has shape {answer.shape}: give 10 counts, one per digit 0-9 "
+            f"the answer has shape {counts.shape}: give 10 counts, one per digit 0-9 "
             "(np.bincount(labels, minlength=10))."
         )
-    if answer.sum() != expected.sum():
+    if counts.sum() != expected.sum():
         raise AssertionError(
-            f"your counts add up to {answer.sum()}, but {client_id} holds {expected.sum()} "
+            f"your counts add up to {counts.sum()}, but {client_id} holds {expected.sum()} "
             "examples: count every example of its dataset once."
         )
-    if not np.array_equal(answer, expected):
+    if not np.array_equal(counts, expected):
         raise AssertionError("right total, wrong split over digits: count example['label'], in order 0-9.")
     print(f"Right: {client_id} holds {expected.sum()} examples, {expected.min()}-{expected.max()} per digit.")
 

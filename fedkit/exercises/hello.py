@@ -12,7 +12,7 @@ _CLIENT_FLOATS = tff.FederatedType(np.float32, tff.CLIENTS)
 _SERVER_FLOAT = tff.FederatedType(np.float32, tff.SERVER)
 
 
-def _require(condition: bool, hint: str) -> None:
+def _require(condition: bool | np.bool_, hint: str) -> None:
     if not condition:
         raise AssertionError(hint)
 

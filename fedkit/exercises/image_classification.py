@@ -18,7 +18,7 @@ def _require(condition: bool, hint: str) -> None:
         raise AssertionError(hint)
 
 
-def _require_history(history: object, name: str) -> None:
+def _require_history(history: History, name: str) -> None:
     _require(
         isinstance(history, History) and bool(history.rows),
         f"{name} is {type(history).__name__}, not the History of a run: pass the second value that "

@@ -9,7 +9,7 @@ import tensorflow_federated as tff
 from fedkit.experiments import History
 
 
-def _require(condition: bool, hint: str) -> None:
+def _require(condition: bool | np.bool_, hint: str) -> None:
     if not condition:
         raise AssertionError(hint)
 

@@ -31,7 +31,7 @@ def check_server_accuracy(reports: Sequence[Sequence[float]], answer: float) -> 
     print(f"Right: {correct:g} correct of {count:g} examples, accuracy {expected:.4f} at the server.")
 
 
-def _expect(condition: bool, hint: str) -> None:
+def _expect(condition: bool | np.bool_, hint: str) -> None:
     if not condition:
         raise AssertionError(hint)
 

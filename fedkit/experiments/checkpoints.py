@@ -14,13 +14,14 @@ import concurrent.futures
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
+
+from fedkit.common import checks
 
 META = "fedkit-checkpoint.json"
 CONFIG_ATTRIBUTE = "fedkit_config"  # where `fedkit.algorithms.build_fedavg` leaves the configuration
@@ -76,15 +77,11 @@ class Checkpointer:
             raise self._error(f"cannot be used ({_one_line(e)})", fix="give a writable folder") from None
 
     def _check_folder(self) -> None:
-        """Refuse a checkpoint_dir that is a file or cannot be written, before any training."""
-        if self.root.exists() and not self.root.is_dir():
-            raise self._error("is a file, not a folder", fix="give a folder path as checkpoint_dir")
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=self.root):
-                pass
-        except OSError as e:
-            raise self._error(f"cannot be written ({e.strerror or e})", fix="give a writable folder") from None
+        """Refuse a checkpoint_dir that is a file or cannot be written, before any training; make it."""
+        problem = checks.folder_problem(self.root)
+        if problem:
+            raise self._error(problem, fix="give a writable folder as checkpoint_dir")
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def save(self, state, rounds_done: int, rng: np.random.Generator, history_rows: list[dict]) -> None:
         """Save the program state after `rounds_done` rounds."""

@@ -79,7 +79,9 @@ def plot_client_sizes(sizes: Sequence[int], bins: int = 20, save_as: str | None 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(sizes, bins=bins)
     ax.set(xlabel="examples", ylabel="clients", title=f"examples per client ({len(sizes)} clients)")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    locator = ax.yaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # the default AutoLocator is one
+        locator.set_params(integer=True)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     if save_as:
@@ -91,7 +93,7 @@ def plot_label_mix(
 ) -> None:
     """One panel per split: for each of its first `clients` clients, the label shares of its examples, stacked."""
     fig, axes = plt.subplots(1, len(counts), figsize=(4.2 * len(counts), 3.4), squeeze=False, sharey=True)
-    colors = plt.get_cmap("tab10").colors
+    colors = plt.get_cmap("tab10")(range(10))  # its ten colors (RGBA)
     for ax, (name, rows) in zip(axes[0], counts.items(), strict=True):
         shown = [[int(v) for v in row] for row in list(rows)[:clients]]
         bottom = [0.0] * len(shown)

@@ -1,12 +1,17 @@
-"""A seeded round loop with progress, history, checkpoints and TensorBoard, and federated evaluation of
-its weights."""
+"""A seeded round loop with its history, and federated evaluation of its weights.
+
+`train(process, train_data, RoundsConfig(...), callbacks)` runs the loop; the callbacks print progress
+(`Progress`), write TensorBoard logs (`TensorBoard`) and save and resume checkpoints (`Checkpoints`).
+`run_rounds` is its short form for the common case.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -107,6 +112,175 @@ def round_data(
     return clients, data.federated_data(train_data, clients, flat=flat, epochs=epochs, seed=int(rng.integers(2**31)))
 
 
+@dataclasses.dataclass(frozen=True)
+class RoundsConfig:
+    """What a training run does: up to round `rounds`, each on `clients_per_round` clients sampled with one RNG
+    seeded by `seed`, training `epochs` local epochs on batches made for the model (`flat` for the dense model).
+
+    With `track_size` it records the cumulative bits that crossed placements (static counts; with a lossless
+    encoder also the measured ones, see `fedkit.compression.sizing`). The accuracy recorded is the training metric
+    ending in 'accuracy' (`sparse_categorical_accuracy` for `from_keras_model`, `accuracy` for the functional
+    models), or `accuracy_metric` when given.
+    """
+
+    rounds: int
+    clients_per_round: int = 10
+    seed: int = 0
+    flat: bool = False
+    epochs: int = 1
+    track_size: bool = True
+    accuracy_metric: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.clients_per_round < 1 or self.epochs < 1:
+            raise ValueError(
+                f"rounds={self.rounds}, clients_per_round={self.clients_per_round}, epochs={self.epochs}: "
+                "each must be at least 1."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Resumed:
+    """A run picked up where a checkpoint left it: the state, its rounds, the client-sampling RNG, the history."""
+
+    state: object
+    rounds_done: int
+    rng: np.random.Generator
+    rows: list[dict]
+    source: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundDone:
+    """What callbacks see after each round: the state, the history (its last row is this round's), the
+    client-sampling RNG as the next round will use it, and the run's configuration."""
+
+    state: object
+    history: History
+    rng: np.random.Generator
+    config: RoundsConfig
+
+    @property
+    def row(self) -> dict:
+        """This round's row of the history."""
+        return self.history.rows[-1]
+
+
+class RoundCallback:
+    """What `train` calls around its rounds; each hook does nothing unless a subclass says otherwise."""
+
+    def resume(self, process: tff.templates.IterativeProcess, config: RoundsConfig) -> Resumed | None:
+        """A saved run to go on with instead of starting afresh, or None."""
+        return None
+
+    def on_start(self, config: RoundsConfig, resumed: Resumed | None) -> None:
+        """Before the first round this run trains."""
+
+    def on_round(self, done: RoundDone) -> None:
+        """After each round."""
+
+    def on_end(self) -> None:
+        """After the last round, or when the run stops early."""
+
+
+class Progress(RoundCallback):
+    """A line per round (loss, accuracy, cumulative bits, seconds), and where a resumed run picks up."""
+
+    def on_start(self, config: RoundsConfig, resumed: Resumed | None) -> None:
+        """Say where a resumed run picks up."""
+        if resumed:
+            print(f"Resuming after round {resumed.rounds_done} from {resumed.source}")
+
+    def on_round(self, done: RoundDone) -> None:
+        """Print the round's line."""
+        print(_progress_line(done.row, done.config.rounds, done.row["seconds"]), flush=True)
+
+
+class TensorBoard(RoundCallback):
+    """Each round's loss, accuracy and cumulative bits as TensorBoard scalars under `log_dir`, named as the
+    tutorial named them."""
+
+    def __init__(self, log_dir: str | Path) -> None:
+        self.log_dir = Path(log_dir)
+        self._writer: tf.summary.SummaryWriter | None = None
+
+    def on_start(self, config: RoundsConfig, resumed: Resumed | None) -> None:
+        """Open the event file."""
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_round(self, done: RoundDone) -> None:
+        """Write the round's scalars."""
+        if self._writer is not None:
+            _write_scalars(self._writer, done.row)
+
+    def on_end(self) -> None:
+        """Close the event file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class Checkpoints(RoundCallback):
+    """Save the program state in `folder` every `every` rounds and after the last; a rerun resumes from the latest
+    (`fedkit.experiments.checkpoints`)."""
+
+    def __init__(self, folder: str | Path, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every={every}: save at least every round you train (every >= 1).")
+        self.folder, self.every = Path(folder), every
+        self._checkpointer: Checkpointer | None = None
+
+    def resume(self, process: tff.templates.IterativeProcess, config: RoundsConfig) -> Resumed | None:
+        """The latest checkpoint in `folder`, if any; one holding more rounds than `config.rounds` is refused
+        (returning it would hand back a longer run)."""
+        self._checkpointer = Checkpointer(self.folder, process)
+        restored = self._checkpointer.load_latest(rounds=config.rounds)
+        return Resumed(*restored, source=self.folder) if restored else None
+
+    def on_round(self, done: RoundDone) -> None:
+        """Save when the round is due."""
+        round_num = done.row["round"]
+        if self._checkpointer and (round_num % self.every == 0 or round_num == done.config.rounds):
+            self._checkpointer.save(done.state, round_num, done.rng, done.history.rows)
+
+
+def train(
+    process: tff.learning.templates.LearningProcess,
+    train_data: tff.simulation.datasets.ClientData,
+    config: RoundsConfig,
+    callbacks: Sequence[RoundCallback] = (),
+) -> tuple[Any, History]:
+    """Train as `config` says, calling `callbacks` (`Progress`, `TensorBoard`, `Checkpoints` or your own
+    `RoundCallback`) in their order; return (state, History).
+
+    Each round samples its clients with one seeded RNG, trains, and records the training metrics and the bits;
+    a run resumed from a checkpoint goes on from its state, RNG and history.
+    """
+    tf.keras.utils.set_random_seed(config.seed)
+    found = [r for r in (callback.resume(process, config) for callback in callbacks) if r is not None]
+    resumed = found[0] if found else None
+    if resumed:
+        state, done, rng, history = resumed.state, resumed.rounds_done, resumed.rng, History(resumed.rows)
+    else:
+        state, done, rng = initial_state(process, config.seed), 0, np.random.default_rng(config.seed)
+        history = History()
+    tracker = _tracker(process, history) if config.track_size else None
+    for callback in callbacks:
+        callback.on_start(config, resumed)
+    try:
+        for round_num in range(done + 1, config.rounds + 1):
+            state, row = _train_round(
+                process, train_data, config, state, rng, round_num, tracker, round_num == done + 1
+            )
+            history.rows.append(row)
+            for callback in callbacks:
+                callback.on_round(RoundDone(state, history, rng, config))
+    finally:
+        for callback in callbacks:
+            callback.on_end()
+    return state, history
+
+
 def run_rounds(
     process: tff.learning.templates.LearningProcess,
     train_data: tff.simulation.datasets.ClientData,
@@ -115,79 +289,62 @@ def run_rounds(
     seed: int = 0,
     flat: bool = False,
     epochs: int = 1,
-    track_size: bool = True,
-    log_dir: str | Path | None = None,
     verbose: bool = True,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int = 1,
-    on_round: Callable[[object, History], None] | None = None,
-    accuracy_metric: str | None = None,
-):
-    """Train up to round `rounds` on seeded client samples; return (state, History).
+) -> tuple[Any, History]:
+    """Train up to round `rounds` on seeded client samples, printing a line per round with `verbose`; return
+    (state, History) with the metrics and cumulative bits of each round.
 
-    Each round samples `clients_per_round` clients with one seeded RNG, trains, records the
-    training metrics and (with `track_size`) the cumulative bits that crossed placements (static
-    counts; with a lossless encoder also the measured ones, see `fedkit.compression.sizing`), and
-    writes them to TensorBoard under `log_dir` when given. With `checkpoint_dir`, the program
-    state is saved every `checkpoint_every` rounds and a rerun resumes from the latest one.
-    The accuracy recorded is the training metric ending in 'accuracy' (`sparse_categorical_accuracy`
-    for `from_keras_model`, `accuracy` for the functional models), or `accuracy_metric` when given.
+    The short form of `train(process, train_data, RoundsConfig(...), callbacks)`, which also writes TensorBoard
+    logs (`TensorBoard`), resumes from checkpoints (`Checkpoints`) or skips the bit counts.
     """
-    if rounds < 1 or clients_per_round < 1 or epochs < 1 or checkpoint_every < 1:
-        raise ValueError(
-            f"rounds={rounds}, clients_per_round={clients_per_round}, epochs={epochs}, "
-            f"checkpoint_every={checkpoint_every}: each must be at least 1."
-        )
-    tf.keras.utils.set_random_seed(seed)
-    config = getattr(process, "fedkit_config", None)
-    checkpointer = Checkpointer(checkpoint_dir, process, config=config) if checkpoint_dir else None
-    # A checkpoint holding more rounds than asked is refused: returning it would hand back a longer run.
-    restored = checkpointer.load_latest(rounds=rounds) if checkpointer else None
-    if restored:
-        state, done, rng, rows = restored
-        history = History(rows)
-        if verbose:
-            print(f"Resuming after round {done} from {checkpoint_dir}")
-    else:
-        state, done, rng, history = initial_state(process, seed), 0, np.random.default_rng(seed), History()
-    tracker = SizeTracker(communication_cost(process.next)) if track_size else None
-    if tracker and history.rows:
-        for key in _BITS_COLUMNS:
-            if key in history.rows[-1]:
-                getattr(tracker, _BITS_COLUMNS[key]).append(history.rows[-1][key])
-    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
-    for round_num in range(done + 1, rounds + 1):
-        start = time.perf_counter()
-        clients, datasets = round_data(train_data, clients_per_round, rng, flat=flat, epochs=epochs)
-        if round_num == done + 1:
-            _check_data_fits(process, datasets[0])
-        result = process.next(state, datasets)
-        state = result.state
-        train_metrics = result.metrics["client_work"]["train"]
-        # Functional models report only the metrics they were built with (often no loss nor counts).
-        row = {"round": round_num}
-        if "loss" in train_metrics:
-            row["loss"] = float(train_metrics["loss"])
-        row["accuracy"] = float(train_metrics[accuracy_metric_name(train_metrics, accuracy_metric)])
-        row["clients"] = len(clients)
-        if "num_examples" in train_metrics:
-            row["examples"] = int(train_metrics["num_examples"])
-        if tracker:
-            tracker.record_round(len(clients), result.metrics)
-            row |= {key: getattr(tracker, name)[-1] for key, name in _BITS_COLUMNS.items() if getattr(tracker, name)}
-        row["seconds"] = time.perf_counter() - start
-        history.rows.append(row)
-        if writer:
-            _write_scalars(writer, row)
-        if verbose:
-            print(_progress_line(row, rounds, row["seconds"]), flush=True)
-        if checkpointer and (round_num % checkpoint_every == 0 or round_num == rounds):
-            checkpointer.save(state, round_num, rng, history.rows)
-        if on_round:
-            on_round(state, history)
-    if writer:
-        writer.close()
-    return state, history
+    config = RoundsConfig(rounds, clients_per_round, seed, flat, epochs)
+    return train(process, train_data, config, [Progress()] if verbose else [])
+
+
+def _tracker(process: tff.templates.IterativeProcess, history: History) -> SizeTracker:
+    """A size tracker of `process`'s rounds whose totals go on from `history`'s last row (a resumed run)."""
+    tracker = SizeTracker(communication_cost(process.next))
+    for key, name in _BITS_COLUMNS.items():
+        if history.rows and key in history.rows[-1]:
+            getattr(tracker, name).append(history.rows[-1][key])
+    return tracker
+
+
+def _train_round(
+    process: tff.learning.templates.LearningProcess,
+    train_data: tff.simulation.datasets.ClientData,
+    config: RoundsConfig,
+    state: object,
+    rng: np.random.Generator,
+    round_num: int,
+    tracker: SizeTracker | None,
+    check_data: bool,
+) -> tuple[object, dict]:
+    """Train round `round_num` on clients drawn from `rng`; the new state and the round's history row."""
+    start = time.perf_counter()
+    clients, datasets = round_data(train_data, config.clients_per_round, rng, flat=config.flat, epochs=config.epochs)
+    if check_data:
+        _check_data_fits(process, datasets[0])
+    result = process.next(state, datasets)
+    row = _metrics_row(round_num, result.metrics["client_work"]["train"], len(clients), config.accuracy_metric)
+    if tracker:
+        tracker.record_round(len(clients), result.metrics)
+        row |= {key: getattr(tracker, name)[-1] for key, name in _BITS_COLUMNS.items() if getattr(tracker, name)}
+    row["seconds"] = time.perf_counter() - start
+    return result.state, row
+
+
+def _metrics_row(round_num: int, train_metrics, clients: int, accuracy_metric: str | None) -> dict[str, int | float]:
+    """A round's history row from its training metrics: loss (if reported), accuracy, clients, examples."""
+    # Functional models report only the metrics they were built with (often no loss nor counts).
+    row: dict[str, int | float] = {"round": round_num}
+    if "loss" in train_metrics:
+        row["loss"] = float(train_metrics["loss"])
+    row["accuracy"] = float(train_metrics[accuracy_metric_name(train_metrics, accuracy_metric)])
+    row["clients"] = clients
+    if "num_examples" in train_metrics:
+        row["examples"] = int(train_metrics["num_examples"])
+    return row
 
 
 # History column -> SizeTracker list. "cumulative_*" are static counts; "measured_cumulative_*" appear

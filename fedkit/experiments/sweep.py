@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from fedkit.common import checks
 from fedkit.common.results import interval95
+from fedkit.compression.specs import CompressionSpec, parse_keep_fraction
 
 # TensorFlow is imported only by the functions that train: the CLI reads the grid and defaults without it.
 
@@ -28,13 +29,23 @@ DEFAULT_SEEDS = (0, 1, 2)  # `reproduce sweep`'s default: enough for an interval
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
     """One point of the sweep: encoders for each direction, the size threshold and, for Federated
-    Dropout (`fedkit.algorithms.dropout`), the keep fraction (None: `build_weighted_fed_avg`, no dropout)."""
+    Dropout (`fedkit.algorithms.dropout`), the keep fraction (None: `build_weighted_fed_avg`, no dropout).
+
+    The spec strings stay as given, for the results files; they are parsed once, on creation, into `compression`,
+    which is what the processes are built from (a bad spec fails here, before any training).
+    """
 
     name: str
     broadcast: str = "identity"
     aggregate: str = "identity"
     threshold: int = 10_000
     dropout: float | None = None
+    compression: CompressionSpec = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compression", CompressionSpec.parse(self.broadcast, self.aggregate, self.threshold))
+        if self.dropout is not None:
+            object.__setattr__(self, "dropout", parse_keep_fraction(self.dropout))
 
 
 def default_grid() -> list[SweepConfig]:
@@ -119,21 +130,11 @@ def pareto_front(rows: Sequence[dict]) -> list[bool]:
     return [not any(b <= bits and a >= acc and (b < bits or a > acc) for b, a in points) for bits, acc in points]
 
 
-def _first_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _check_folder(path: Path, what: str, option: str) -> None:
     """A folder that is, or can be made, and is writable; else one ValueError line with the fix."""
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} is a file: give a folder with {option}.")
-    existing = _first_existing(path.resolve())
-    if not existing.is_dir():
-        raise ValueError(f"{what} {path} cannot be created ({existing} is a file): give another folder with {option}.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {path} is not writable: give a writable folder with {option}.")
+    problem = checks.folder_problem(path)
+    if problem:
+        raise ValueError(f"{what} {path} {problem}: give a writable folder with {option}.")
 
 
 def check_settings(
@@ -159,6 +160,18 @@ def check_settings(
         )
 
 
+def build_process(config: SweepConfig, settings: SweepSettings):
+    """The learning process of one configuration: FedAvg of the CNN, or Federated Dropout at `config.dropout`."""
+    from fedkit import algorithms
+
+    lrs, c = (settings.client_lr, settings.server_lr), config.compression
+    if config.dropout is None:
+        return algorithms.build_fedavg("cnn", *lrs, c.broadcast, c.aggregate, c.threshold)
+    from fedkit.algorithms import dropout
+
+    return dropout.build_process(config.dropout, *lrs, c.broadcast, c.aggregate, c.threshold)
+
+
 def run_config(
     config: SweepConfig,
     settings: SweepSettings,
@@ -174,35 +187,23 @@ def run_config(
     from fedkit.experiments import rounds
 
     start = time.perf_counter()
-    if config.dropout is None:
-        process = algorithms.build_fedavg(
-            "cnn", settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
-        )
-    else:
-        from fedkit.algorithms import dropout
-
-        process = dropout.build_process(
-            config.dropout, settings.client_lr, settings.server_lr, config.broadcast, config.aggregate, config.threshold
-        )
+    process = build_process(config, settings)
     cost = sizing.communication_cost(process.next)
     evaluation = evaluation or algorithms.build_evaluation("cnn")
-    accuracies, losses, histories = [], [], []
+    metrics, histories = [], []
     for seed in settings.seeds:
-        state, history = rounds.run_rounds(
-            process,
-            train,
-            settings.rounds,
-            settings.clients_per_round,
-            seed=seed,
-            epochs=settings.epochs,
-            log_dir=log_dir / f"seed{seed}" if log_dir else None,
-            verbose=verbose,
-        )
-        metrics = rounds.evaluate(evaluation, process.get_model_weights(state), test_data)
-        accuracies.append(metrics["accuracy"])
-        losses.append(metrics["loss"])
+        run = rounds.RoundsConfig(settings.rounds, settings.clients_per_round, seed, epochs=settings.epochs)
+        callbacks = [rounds.TensorBoard(log_dir / f"seed{seed}")] if log_dir else []
+        state, history = rounds.train(process, train, run, callbacks + ([rounds.Progress()] if verbose else []))
+        metrics.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data))
         histories.append(history)
-    row = {
+    return _result_row(config, settings, cost, metrics, time.perf_counter() - start), histories[0]
+
+
+def _result_row(config: SweepConfig, settings: SweepSettings, cost, metrics: list[dict], seconds: float) -> dict:
+    """A configuration's row of results: its specs, exact bits, and test accuracy and loss over the seeds."""
+    accuracies = [m["accuracy"] for m in metrics]
+    return {
         "configuration": config.name,
         "broadcast": config.broadcast,
         "aggregate": config.aggregate,
@@ -214,13 +215,12 @@ def run_config(
         "test_accuracy": float(np.mean(accuracies)),
         "test_accuracy_ci95": interval95(accuracies),
         "test_accuracy_per_seed": " ".join(f"{a:.4f}" for a in accuracies),
-        "test_loss": float(np.mean(losses)),
+        "test_loss": float(np.mean([m["loss"] for m in metrics])),
         "rounds": settings.rounds,
         "clients_per_round": settings.clients_per_round,
         "seeds": " ".join(map(str, settings.seeds)),
-        "wall_seconds": round(time.perf_counter() - start, 1),
+        "wall_seconds": round(seconds, 1),
     }
-    return row, histories[0]
 
 
 def add_ratios(rows: list[dict]) -> list[dict]:

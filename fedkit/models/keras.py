@@ -115,8 +115,15 @@ def functional_model(
     """The same model as a `tff.learning` functional model (no TF variables inside TFF)."""
     spec = spec or input_spec(model)
     _check_spec(model, spec)
+    return functional_from_keras(create_keras_model(model), spec)
+
+
+def functional_from_keras(
+    keras_model: tf.keras.Model, spec: tuple[tf.TensorSpec, tf.TensorSpec]
+) -> tff.learning.models.FunctionalModel:
+    """A Keras classifier as a `tff.learning` functional model: sparse cross-entropy loss, `accuracy` metric."""
     return tff.learning.models.functional_model_from_keras(
-        create_keras_model(model),
+        keras_model,
         loss_fn=tf.keras.losses.SparseCategoricalCrossentropy(),
         input_spec=spec,
         metrics_constructor=collections.OrderedDict(accuracy=tf.keras.metrics.SparseCategoricalAccuracy),

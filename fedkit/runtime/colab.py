@@ -11,6 +11,7 @@ import json
 import re
 
 from fedkit import __version__
+from fedkit.common.env import ENV_DEFAULTS
 
 # The one place that names the repository (set it to the real one): the badge and the setup cell follow it.
 REPO_URL = "https://github.com/fedkit-org/fedkit"
@@ -84,9 +85,9 @@ if "google.colab" in sys.modules:
     import subprocess
     import tempfile
 
-    # As the kit's own kernel does: TF's C++ logging and gRPC's notices would print into the outputs.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    # fedkit's environment defaults, as its own kernel sets them: TF's C++ logging and gRPC's notices would print
+    # into the outputs.
+{env}
 
     def _installed(name):
         try:
@@ -120,4 +121,12 @@ def setup_cell_source() -> str:
         clone=clone,
         pip=pip,
         restart=json.dumps(RESTART_MESSAGE),
+        env=env_lines(),
     ).rstrip("\n")
+
+
+def env_lines(indent: str = "    ") -> str:
+    """`ENV_DEFAULTS` as the setup cell's `os.environ.setdefault` lines (the cell cannot import fedkit)."""
+    return "\n".join(
+        f"{indent}os.environ.setdefault({json.dumps(k)}, {json.dumps(v)})" for k, v in ENV_DEFAULTS.items()
+    )

@@ -4,20 +4,16 @@ TFF's default context starts its C++ worker lazily and only stops it in a finali
 worker can outlive Python and keep inherited pipes open. Here every worker is started by
 fedkit, in its own session, with its output sent to an unlinked temporary file, killed at exit
 (atexit, also on SIGTERM) and, on Linux, also when the Python process dies without running
-atexit (PR_SET_PDEATHSIG). Importing fedkit next to TFF replaces TFF's default context by
-fedkit's, which starts a worker on the first computation: no code path runs TFF's own.
-AutoGraph's generated sources are unlinked once loaded, so a killed process leaves none in /tmp,
-AutoGraph calls the libraries in `AUTOGRAPH_AS_WRITTEN` as written instead of rewriting them, and
-the objects AutoGraph takes for built-ins by their ids are kept alive (see `_autograph_builtins_kept`).
+atexit (PR_SET_PDEATHSIG). Importing this module (which fedkit does when TFF is imported next to it) installs
+fedkit's workarounds in TF and TFF (`fedkit._compat`): among them, TFF's default context becomes fedkit's
+`LocalContext`, which starts a worker on the first computation, so no code path runs TFF's own.
 """
 
 from __future__ import annotations
 
 import atexit
-import builtins
 import concurrent.futures
 import contextlib
-import linecache
 import os
 import signal
 import socket
@@ -32,6 +28,7 @@ from pathlib import Path
 import grpc
 import tensorflow_federated as tff
 
+from fedkit import _compat
 from fedkit.common.env import ENV_DEFAULTS
 
 _GRPC_OPTIONS = [
@@ -239,6 +236,7 @@ class WorkerUnavailableError(RuntimeError):
     """A TFF worker stopped answering (it died, or its machine is unreachable)."""
 
 
+@_compat.fail_fast_stub  # its RPC methods raise `unavailable(...)` instead of TFF's retryable error
 class _FailFastStub(tff.framework.RemoteExecutorGrpcStub):
     """TFF's gRPC stub, except that an unreachable worker is an error, not an endless retry.
 
@@ -250,32 +248,13 @@ class _FailFastStub(tff.framework.RemoteExecutorGrpcStub):
         super().__init__(grpc.insecure_channel(address, _GRPC_OPTIONS))
         self.address = address
 
-
-def _fail_fast(method):
-    def call(self, request):
-        try:
-            return method(self, request)
-        except tff.framework.RetryableError as e:
-            status = e.code().name if hasattr(e, "code") else type(e).__name__
-            raise WorkerUnavailableError(
-                f"TFF worker at {self.address} stopped answering ({status}); restart the workers with "
-                "fedkit.runtime.set_local_context() or set_multi_worker_context(...)."
-            ) from None
-
-    return call
-
-
-for _name in (
-    "get_executor",
-    "create_value",
-    "create_struct",
-    "create_call",
-    "create_selection",
-    "compute",
-    "dispose",
-    "dispose_executor",
-):
-    setattr(_FailFastStub, _name, _fail_fast(getattr(tff.framework.RemoteExecutorGrpcStub, _name)))
+    def unavailable(self, error: Exception) -> WorkerUnavailableError:
+        """The error a call raises when the worker does not answer."""
+        status = error.code().name if hasattr(error, "code") else type(error).__name__
+        return WorkerUnavailableError(
+            f"TFF worker at {self.address} stopped answering ({status}); restart the workers with "
+            "fedkit.runtime.set_local_context() or set_multi_worker_context(...)."
+        )
 
 
 def _executor_factory(address: str) -> tff.framework.ExecutorFactory:
@@ -320,9 +299,10 @@ class LocalContext(tff.framework.SyncContext):
         if start:
             self._start()
 
-    def _start(self) -> None:
-        self.worker = WorkerProcess()
-        self._context = tff.framework.SyncExecutionContext(**_context_kwargs(self.worker.address))
+    def _start(self) -> WorkerProcess:
+        self.worker = worker = WorkerProcess()
+        self._context = tff.framework.SyncExecutionContext(**_context_kwargs(worker.address))
+        return worker
 
     def invoke(self, comp, arg):
         if self._context is None:
@@ -351,26 +331,10 @@ def release_worker() -> None:
 def set_local_context() -> WorkerProcess:
     """Start one local worker and make it TFF's default execution context."""
     shutdown()
-    context = LocalContext(start=True)
+    context = LocalContext()
+    worker = context._start()
     tff.framework.set_default_context(context)
-    return context.worker
-
-
-def _is_tffs_own_local_context(context) -> bool:
-    # TFF's import-time default: a SyncExecutionContext over `local_cpp_executor_factory`'s stack.
-    stack_fn = getattr(getattr(context, "executor_factory", None), "_executor_stack_fn", None)
-    return "local_cpp_executor_factory" in getattr(stack_fn, "__qualname__", "")
-
-
-def adopt_default_context() -> None:
-    """Replace TFF's own local default context (whose worker outlives Python) by a `LocalContext`.
-
-    Called when TFF is imported next to fedkit. The replaced context is dropped while Python is
-    whole, so its finalizer never runs at interpreter teardown (where it prints a traceback).
-    """
-    stack = tff.framework.get_context_stack()
-    if _is_tffs_own_local_context(stack._stack[0]):  # the bottom of the stack is the default context
-        stack.set_default_context(LocalContext())
+    return worker
 
 
 def _at_exit() -> None:
@@ -397,86 +361,10 @@ def set_multi_worker_context(workers: int | Sequence[str]) -> list[str]:
     return addresses
 
 
-def _autograph_sources_in_memory() -> None:
-    """Unlink each source file AutoGraph writes once it is loaded, keeping its lines for tracebacks.
-
-    AutoGraph writes every function it converts to `__autograph_generated_file*.py` in the temp
-    folder and removes it only at a normal exit: a killed kernel, or a CLI run ended by Ctrl-C
-    (which exits at once), left hundreds behind. The loader is in a private TF module; without it, skip.
-    """
-    try:
-        from tensorflow.python.autograph.pyct import loader
-    except ImportError:
-        return
-    load_source = getattr(loader, "load_source", None)
-    if load_source is None or getattr(load_source, "fedkit_unlinks", False):
-        return
-
-    def load_then_unlink(source: str, delete_on_exit: bool):
-        module, file_name = load_source(source, delete_on_exit)
-        # A size and no mtime: linecache keeps such an entry although the file is gone.
-        linecache.cache[file_name] = (len(source), None, source.splitlines(True), file_name)
-        with contextlib.suppress(OSError):
-            os.remove(file_name)
-        return module, file_name
-
-    load_then_unlink.fedkit_unlinks = True
-    loader.load_source = load_then_unlink
-
-
-# Libraries whose traced code branches and loops only on Python values, or in TF ops: AutoGraph's
-# rewriting of their source yields the same graphs (tests/test_runtime.py compares them) and costs
-# seconds per process built. tensor_encoding: uniform:8 FedAvg on the CNN built in 7.3 s, then 2.6 s;
-# TFF's Keras wrapper, metrics, optimizers and structures: the CNN's FedAvg built in 4.2 s, then 3.1 s.
-# The rest of TFF stays rewritten: `tensor_utils.zero_all_if_any_non_finite` branches on a tensor.
-AUTOGRAPH_AS_WRITTEN = (
-    "tensorflow_model_optimization.python.core.internal.tensor_encoding",
-    "tensorflow_federated.python.common_libs",
-    "tensorflow_federated.python.learning.metrics",
-    "tensorflow_federated.python.learning.models",
-    "tensorflow_federated.python.learning.optimizers",
-    "attr",
-)
-
-
-def _autograph_calls_as_written(packages: Sequence[str]) -> None:
-    """Let AutoGraph call `packages`' functions as they are, as it does for Keras and TF itself."""
-    try:  # TF keeps this list in a private module; without it, skip
-        from tensorflow.python.autograph.core import config
-    except ImportError:
-        return
-    rules = getattr(config, "CONVERSION_RULES", None)
-    if rules is not None:
-        listed = [r for r in rules if isinstance(r, config.DoNotConvert)]
-        new = [config.DoNotConvert(p) for p in packages if not any(r.matches(p) for r in listed)]
-        config.CONVERSION_RULES = (*new, *rules)
-
-
-# The objects AutoGraph matches by id as built-ins; held for the life of Python so that no other can take an id.
-_AUTOGRAPH_BUILTINS: tuple = ()
-
-
-def _autograph_builtins_kept() -> None:
-    """Make the ids AutoGraph takes for built-ins those of objects that live as long as Python.
-
-    AutoGraph records the id of every value in `builtins` once, when TensorFlow is imported. In a
-    Jupyter kernel, one of them is the `input` that ipykernel puts there for each cell and drops
-    after it; a bound method later allocated at its address was taken for a built-in and called
-    with TensorFlow's stand-in for `self` (notebook 04, about 1 run in 100: "'TfMethodTarget'
-    object has no attribute '_v'"). The ids become those of the values now in `builtins`, kept here.
-    """
-    global _AUTOGRAPH_BUILTINS
-    try:  # a private TF module; without it, skip
-        from tensorflow.python.autograph.pyct import inspect_utils
-    except ImportError:
-        return
-    if hasattr(inspect_utils, "_BUILTIN_FUNCTION_IDS"):
-        _AUTOGRAPH_BUILTINS = tuple(builtins.__dict__.values())
-        inspect_utils._BUILTIN_FUNCTION_IDS = frozenset(map(id, _AUTOGRAPH_BUILTINS))
-
+# Libraries AutoGraph calls as written instead of rewriting them (a workaround in `fedkit._compat.autograph`).
+AUTOGRAPH_AS_WRITTEN = _compat.AUTOGRAPH_AS_WRITTEN
 
 atexit.register(_at_exit)
-adopt_default_context()
-_autograph_sources_in_memory()
-_autograph_calls_as_written(AUTOGRAPH_AS_WRITTEN)
-_autograph_builtins_kept()
+# TFF's own default context (the one its import sets, whose worker outlives Python) is replaced by a `LocalContext`
+# while Python is whole, so its finalizer never runs at interpreter teardown.
+_compat.install(default_context=LocalContext)

@@ -55,7 +55,7 @@ def plan(seed: int, client_ids: list[str], rounds: int = ROUNDS, clients: int = 
     return rounds_plan
 
 
-def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str, object]]:
+def builders(model: tff.learning.models.FunctionalModel) -> dict[str, tuple[str, tff.templates.IterativeProcess]]:
     """Name -> (setting, process) for every run of one seed."""
     sgd = tff.learning.optimizers.build_sgdm
     built = {
@@ -113,7 +113,7 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict:
         model = models.functional_model("dense")
         evaluation = algorithms.build_evaluation(model)
         runs = builders(model)
-        accuracy = {name: {str(r): [] for r in EVAL_ROUNDS} for name in runs}
+        accuracy: dict[str, dict[str, list[float]]] = {name: {str(r): [] for r in EVAL_ROUNDS} for name in runs}
         for seed in seeds:
             steps = plan(seed, train.client_ids)
             for name, (setting, process) in runs.items():

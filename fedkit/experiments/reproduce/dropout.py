@@ -29,40 +29,11 @@ def configurations() -> list[dict]:
 def run(seeds: tuple[int, ...]) -> dict:
     """Train every configuration once per seed; return bits, client compute and test accuracy per seed."""
     from fedkit import algorithms, data
-    from fedkit.algorithms import dropout
-    from fedkit.common import results
-    from fedkit.compression import sizing
-    from fedkit.experiments import rounds
 
     train, test = data.load_emnist()
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c)) for c in test.client_ids]
     evaluation = algorithms.build_evaluation("cnn")
-    rows = []
-    for config in configurations():
-        start = time.perf_counter()
-        process = dropout.build_process(config["keep"], CLIENT_LR, SERVER_LR, config["broadcast"], config["aggregate"])
-        cost = sizing.communication_cost(process.next)
-        accuracies = []
-        for seed in seeds:
-            state, _ = rounds.run_rounds(
-                process, train, ROUNDS, CLIENTS_PER_ROUND, seed=seed, epochs=EPOCHS, track_size=False, verbose=False
-            )
-            accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
-            print(
-                f"{config['name']}, seed {seed}: test accuracy {accuracies[-1]:.4f} "
-                f"({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
-        rows.append(
-            {
-                **config,
-                "down_bits": cost.broadcast_bits,
-                "up_bits": cost.aggregate_bits,
-                "forward_multiply_adds": dropout.forward_multiply_adds(dropout.kept_widths(config["keep"])),
-                "test_accuracy": results.summary(accuracies),
-                "seconds": round(time.perf_counter() - start, 1),
-            }
-        )
+    rows = [train_config(config, seeds, train, test_data, evaluation) for config in configurations()]
     return {
         "settings": {
             "rounds": ROUNDS,
@@ -75,4 +46,33 @@ def run(seeds: tuple[int, ...]) -> dict:
             "test_writers": len(test.client_ids),
         },
         "configurations": rows,
+    }
+
+
+def train_config(config: dict, seeds: tuple[int, ...], train, test_data: list, evaluation) -> dict:
+    """Train one configuration (from `configurations`) once per seed; its bits, client compute and test accuracy."""
+    from fedkit.algorithms import dropout
+    from fedkit.common import results
+    from fedkit.compression import sizing
+    from fedkit.experiments import rounds
+
+    start = time.perf_counter()
+    process = dropout.build_process(config["keep"], CLIENT_LR, SERVER_LR, config["broadcast"], config["aggregate"])
+    cost = sizing.communication_cost(process.next)
+    accuracies = []
+    for seed in seeds:
+        run_config = rounds.RoundsConfig(ROUNDS, CLIENTS_PER_ROUND, seed, epochs=EPOCHS, track_size=False)
+        state, _ = rounds.train(process, train, run_config)
+        accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
+        print(
+            f"{config['name']}, seed {seed}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+    return {
+        **config,
+        "down_bits": cost.broadcast_bits,
+        "up_bits": cost.aggregate_bits,
+        "forward_multiply_adds": dropout.forward_multiply_adds(dropout.kept_widths(config["keep"])),
+        "test_accuracy": results.summary(accuracies),
+        "seconds": round(time.perf_counter() - start, 1),
     }

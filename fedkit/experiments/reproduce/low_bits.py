@@ -25,45 +25,11 @@ def config_name(spec: str | None) -> str:
 def run(seeds: tuple[int, ...]) -> dict:
     """Train every configuration once per seed; return bits per client and test accuracy per seed."""
     from fedkit import algorithms, data
-    from fedkit.common import results
-    from fedkit.compression import sizing
-    from fedkit.experiments import rounds
 
     train, test = data.load_emnist(verbose=False)
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids]
     evaluation = algorithms.build_evaluation(MODEL)
-    rows = []
-    for spec in ENCODERS:
-        start = time.perf_counter()
-        process = algorithms.build_fedavg(
-            MODEL, CLIENT_LR, SERVER_LR, broadcast=spec, aggregate=spec, threshold=THRESHOLD
-        )
-        cost = sizing.communication_cost(process.next)
-        accuracies = []
-        for seed in seeds:
-            state, _ = rounds.run_rounds(
-                process,
-                train,
-                ROUNDS,
-                CLIENTS_PER_ROUND,
-                seed=seed,
-                flat=True,
-                epochs=EPOCHS,
-                track_size=False,
-                verbose=False,
-            )
-            accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
-            print(f"{config_name(spec)}, seed {seed}: test accuracy {accuracies[-1]:.4f}", flush=True)
-        rows.append(
-            {
-                "name": config_name(spec),
-                "encoder": spec,
-                "down_bits": cost.broadcast_bits,
-                "up_bits": cost.aggregate_bits,
-                "test_accuracy": results.summary(accuracies),
-                "seconds": round(time.perf_counter() - start, 1),
-            }
-        )
+    rows = [train_config(spec, seeds, train, test_data, evaluation) for spec in ENCODERS]
     return {
         "settings": {
             "model": MODEL,
@@ -78,4 +44,30 @@ def run(seeds: tuple[int, ...]) -> dict:
             "test_writers": len(test.client_ids),
         },
         "configurations": rows,
+    }
+
+
+def train_config(spec: str | None, seeds: tuple[int, ...], train, test_data: list, evaluation) -> dict:
+    """Train with `spec` both ways (None: no compression) once per seed; its bits and test accuracy per seed."""
+    from fedkit import algorithms
+    from fedkit.common import results
+    from fedkit.compression import sizing
+    from fedkit.experiments import rounds
+
+    start = time.perf_counter()
+    process = algorithms.build_fedavg(MODEL, CLIENT_LR, SERVER_LR, broadcast=spec, aggregate=spec, threshold=THRESHOLD)
+    cost = sizing.communication_cost(process.next)
+    accuracies = []
+    for seed in seeds:
+        run_config = rounds.RoundsConfig(ROUNDS, CLIENTS_PER_ROUND, seed, flat=True, epochs=EPOCHS, track_size=False)
+        state, _ = rounds.train(process, train, run_config)
+        accuracies.append(rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"])
+        print(f"{config_name(spec)}, seed {seed}: test accuracy {accuracies[-1]:.4f}", flush=True)
+    return {
+        "name": config_name(spec),
+        "encoder": spec,
+        "down_bits": cost.broadcast_bits,
+        "up_bits": cost.aggregate_bits,
+        "test_accuracy": results.summary(accuracies),
+        "seconds": round(time.perf_counter() - start, 1),
     }

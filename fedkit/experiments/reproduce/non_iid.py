@@ -44,7 +44,7 @@ def run(seeds: tuple[int, ...]) -> dict:
     sizes = [len(rows) for rows in writers.values()]
     evaluation = algorithms.build_evaluation("dense")
     test_data = [data.preprocess_test(test.create_tf_dataset_for_client(c), flat=True) for c in test.client_ids]
-    accuracy = {name: [] for name in CONFIGS}
+    accuracy: dict[str, list[float]] = {name: [] for name in CONFIGS}
     for seed in seeds:
         splits = {
             "writer": writers,
@@ -54,17 +54,10 @@ def run(seeds: tuple[int, ...]) -> dict:
         for name, (split, clients_per_round) in CONFIGS.items():
             start = time.perf_counter()
             process = algorithms.build_fedavg("dense", client_lr=CLIENT_LR)
-            state, _ = rounds.run_rounds(
-                process,
-                partition.client_data(splits[split], labels, pixels),
-                ROUNDS,
-                clients_per_round,
-                seed=seed,
-                flat=True,
-                epochs=EPOCHS,
-                track_size=False,
-                verbose=False,
+            run_config = rounds.RoundsConfig(
+                ROUNDS, clients_per_round, seed, flat=True, epochs=EPOCHS, track_size=False
             )
+            state, _ = rounds.train(process, partition.client_data(splits[split], labels, pixels), run_config)
             acc = rounds.evaluate(evaluation, process.get_model_weights(state), test_data)["accuracy"]
             accuracy[name].append(acc)
             print(f"seed {seed} {name}: test accuracy {acc:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
