@@ -26,16 +26,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         build_fedavg as build_fedavg,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "builders": [
-                "build_fedavg",
-                "build_evaluation",
-                "broadcast_process",
-                "aggregate_factory",
-                "TFF_AGGREGATORS",
-                "accuracy_metric_name",
-            ],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

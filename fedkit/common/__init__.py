@@ -25,11 +25,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
     )
     from fedkit.common.results import ResultsError as ResultsError
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "paths": ["project_root", "data_dir", "output_path", "shipped_result"],
-            "results": ["ResultsError"],
-            "env": ["ENV_DEFAULTS"],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

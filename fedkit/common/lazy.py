@@ -1,15 +1,20 @@
 """Lazy faces for fedkit's sub-packages: `fedkit.compression.make_encoder` imports `fedkit.compression.encoders`
 (and TensorFlow) on first use, not when `fedkit.compression` is imported.
 
-A sub-package's `__init__.py` names its public names by submodule and installs the PEP 562 hooks:
+A sub-package's `__init__.py` names its public names once, as imports that only type checkers run, and
+installs the PEP 562 hooks, which read those imports from the file:
 
-    __getattr__, __dir__ = lazy.exports(__name__, {"encoders": ["make_encoder", ...], ...})
+    if TYPE_CHECKING:
+        from fedkit.compression.encoders import make_encoder as make_encoder
+    else:
+        __getattr__, __dir__ = lazy.exports(__name__)
 
 Its submodules are attributes too (`fedkit.compression.sizing`), imported on first use as well.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import sys
@@ -19,8 +24,24 @@ from typing import Any
 _EXPORTED: dict[str, dict[str, str]] = {}  # package -> {public name: its submodule}, filled by `exports`
 
 
-def exports(package: str, names: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The `__getattr__` and `__dir__` of `package` that import each name of `names[submodule]` on first use."""
+def type_checking_imports(path: str) -> dict[str, list[str]]:
+    """{submodule: [names]} of the `from ... import` statements under `if TYPE_CHECKING:` in the file at `path`."""
+    names: dict[str, list[str]] = {}
+    for node in ast.parse(open(path, encoding="utf-8").read()).body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom) and imp.module:
+                    names.setdefault(imp.module.rpartition(".")[2], []).extend(a.asname or a.name for a in imp.names)
+    return names
+
+
+def exports(
+    package: str, names: Mapping[str, Iterable[str]] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The `__getattr__` and `__dir__` of `package` that import each name of `names[submodule]` on first use
+    (by default the names its `__init__.py` imports under `if TYPE_CHECKING:`)."""
+    if names is None:
+        names = type_checking_imports(sys.modules[package].__file__ or "")
     listed = [(name, submodule) for submodule, those in names.items() for name in those]
     home = dict(listed)
     module = sys.modules[package]

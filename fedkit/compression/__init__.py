@@ -73,35 +73,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         top_k_encoder as top_k_encoder,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "specs": ["parse_encoder", "EncoderSpec", "ENCODERS", "LOSSLESS", "MAX_BITS", "DEFAULT_THRESHOLD"],
-            "encoders": [
-                "make_encoder",
-                "register_encoder",
-                "broadcast_encoder_fn",
-                "mean_encoder_fn",
-                "encoded_mean",
-                "encoded_broadcast",
-                "build_encoded_broadcast",
-                "encoding_table",
-                "applies_to",
-                "is_encoded",
-                "code_capacity_bits",
-                "UnusedEncoderWarning",
-            ],
-            "sizing": [
-                "communication_cost",
-                "CommunicationCost",
-                "SizeTracker",
-                "format_size",
-                "type_bits",
-                "value_bits",
-                "NotStaticError",
-            ],
-            "stages": ["check_encoder", "TopKEncodingStage", "top_k_encoder", "register_top_k", "error_feedback_step"],
-            "eden": ["DriveEncodingStage", "EdenEncodingStage", "drive_encoder", "eden_encoder"],
-            "lossless": ["EliasGammaEncodingStage", "uniform_eg_encoder"],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

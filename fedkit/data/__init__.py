@@ -34,25 +34,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         write_sample_sqlite as write_sample_sqlite,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "emnist": [
-                "load_emnist",
-                "preprocess",
-                "preprocess_test",
-                "sample_clients",
-                "federated_data",
-                "read_sample",
-                "write_sample_sqlite",
-                "check_cache",
-                "in_memory_client_data",
-                "shipped_sample",
-                "default_sample_path",
-                "DataError",
-                "CACHE_FILE",
-                "SAMPLE_FILE",
-                "SOURCES",
-            ],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

@@ -42,24 +42,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         train as train,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "rounds": [
-                "run_rounds",
-                "train",
-                "RoundsConfig",
-                "RoundCallback",
-                "RoundDone",
-                "Progress",
-                "TensorBoard",
-                "Checkpoints",
-                "History",
-                "evaluate",
-                "initial_state",
-                "round_data",
-            ],
-            "checkpoints": ["Checkpointer", "CheckpointError"],
-            "pooled": ["PooledEvaluation", "evaluate_pooled", "pooled_dataset"],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

@@ -32,20 +32,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         variable_model_fn as variable_model_fn,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "names": ["MODELS"],
-            "keras": [
-                "create_original_fedavg_cnn_model",
-                "create_dense_model",
-                "create_keras_model",
-                "input_spec",
-                "model_fn",
-                "starting_at_zeros",
-                "functional_model",
-                "functional_from_keras",
-            ],
-            "variable_model": ["DenseVariableModel", "variable_model_fn"],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)

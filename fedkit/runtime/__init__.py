@@ -29,20 +29,4 @@ if TYPE_CHECKING:  # what type checkers see: the names listed below; at run time
         worker_binary_path as worker_binary_path,
     )
 else:
-    __getattr__, __dir__ = lazy.exports(
-        __name__,
-        {
-            "workers": [
-                "set_local_context",
-                "set_multi_worker_context",
-                "release_worker",
-                "shutdown",
-                "reraise_swallowed_interrupt",
-                "WorkerProcess",
-                "WorkerUnavailableError",
-                "LocalContext",
-                "worker_binary_path",
-                "AUTOGRAPH_AS_WRITTEN",
-            ],
-        },
-    )
+    __getattr__, __dir__ = lazy.exports(__name__)
